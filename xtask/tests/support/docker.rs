@@ -1,0 +1,152 @@
+//! The real Docker engine, for the tests that build: a busybox base image made
+//! locally (nothing can be pulled), and image names each test owns.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The locally imported base image every test snippet set builds on.
+pub const BASE_IMAGE: &str = "xtask-test/busybox:latest";
+
+/// Runs docker with `args`; panics with its output when it fails.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("cannot run docker");
+    if !out.status.success() {
+        panic!("docker {args:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether docker `args` succeeds, output discarded.
+pub fn docker_ok(args: &[&str]) -> bool {
+    Command::new("docker")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Makes sure an engine answers and the base image exists. A test that needs
+/// docker fails here, saying how to get one, rather than skipping.
+pub fn engine() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        if !docker_ok(&["info"]) {
+            panic!(
+                "these tests need a running Docker engine and `docker info` fails.\n\
+                 Start one: `sudo dockerd &` (add --storage-driver=vfs where overlay does not work),\n\
+                 or install it first: `sudo apt-get install docker.io`. `.ci/run` does both."
+            );
+        }
+        if !docker_ok(&["image", "inspect", BASE_IMAGE]) {
+            import_busybox();
+        }
+    });
+}
+
+/// `docker import` of a rootfs holding a static busybox and its applets.
+fn import_busybox() {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or_else(|| {
+            panic!("the tests need a static busybox for their base image: `sudo apt-get install busybox-static`")
+        });
+    let rootfs = std::env::temp_dir().join(format!("xtask-rootfs-{}", std::process::id()));
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(rootfs.join("tmp")).unwrap();
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::copy(busybox, bin.join("busybox")).unwrap();
+    let applets = Command::new(busybox).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&applets.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+        }
+    }
+    let mut tar = Command::new("tar")
+        .args(["-C", rootfs.to_str().unwrap(), "-c", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = Command::new("docker")
+        .args(["import", "-c", "ENV PATH=/bin", "-c", "CMD [\"/bin/sh\"]", "-", BASE_IMAGE])
+        .stdin(tar.stdout.take().unwrap())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        status.success() && tar.wait().unwrap().success(),
+        "docker import of the busybox rootfs failed"
+    );
+    let _ = std::fs::remove_dir_all(rootfs);
+}
+
+/// An image repository owned by one test; its tags are removed when dropped.
+pub struct Repo {
+    pub name: String,
+}
+
+impl Repo {
+    /// `xtask-test/<name>-<pid>`, so parallel and repeated runs never collide.
+    pub fn new(name: &str) -> Repo {
+        engine();
+        let repo = Repo { name: format!("xtask-test/{name}-{}", std::process::id()) };
+        repo.remove_all();
+        repo
+    }
+
+    pub fn tag(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.name)
+    }
+
+    /// The image id of `name:tag`, if it exists.
+    pub fn id(&self, tag: &str) -> Option<String> {
+        let out = Command::new("docker")
+            .args(["image", "inspect", "--format", "{{.Id}}", &self.tag(tag)])
+            .output()
+            .unwrap();
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The tags of this repository that exist, sorted.
+    pub fn tags(&self) -> Vec<String> {
+        let out = docker(&["image", "ls", "--format", "{{.Tag}}", &self.name]);
+        let mut tags: Vec<String> =
+            out.lines().map(str::to_string).filter(|t| t != "<none>").collect();
+        tags.sort();
+        tags
+    }
+
+    pub fn remove_all(&self) {
+        for tag in self.tags() {
+            let _ = docker_ok(&["rmi", "-f", &self.tag(&tag)]);
+        }
+    }
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        self.remove_all();
+    }
+}
+
+/// Runs `script` with busybox sh in `image` and returns what it prints.
+pub fn run_in(image: &str, script: &str) -> String {
+    docker(&["run", "--rm", "--entrypoint", "/bin/sh", image, "-c", script])
+}
+
+/// Every file of `image` with its type, mode, owner, size, content digest and
+/// link target: what a user would call "the same files".
+pub fn file_tree(image: &str) -> String {
+    run_in(
+        image,
+        "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -name .dockerenv \
+         -o -path /etc/hostname -o -path /etc/hosts -o -path /etc/resolv.conf \\) -prune \
+         -o -print | sort | while read -r f; do \
+           if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then sum=$(md5sum < \"$f\"); else sum=-; fi; \
+           echo \"$(stat -c '%N %f %u:%g %s' \"$f\") $sum\"; \
+         done",
+    )
+}

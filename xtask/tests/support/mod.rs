@@ -1,0 +1,264 @@
+//! Test helpers: a project in a fresh temp folder, the real xtask binary run in
+//! it, and output that explains itself when an assertion fails.
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
+
+pub mod docker;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Settings the developer's own shell may hold; tests start without them.
+const SETTINGS: [&str; 13] = [
+    "STAGES_DIR",
+    "DOCKER_IMAGE",
+    "DOCKER_IMAGE_TAG",
+    "A_GIT_NAMESPACE",
+    "A_GIT_PROJECT",
+    "DOCKER_BUILD_ARGS",
+    "A_ENV_NAME",
+    "STAGES_TO_BUILD",
+    "NO_GEN",
+    "NO_STAGES_BUILD",
+    "NO_FULL_BUILD",
+    "DOCKER",
+    // Set by cargo for the test process; the xtask takes the root from it.
+    "CARGO_MANIFEST_DIR",
+];
+
+/// A project folder of its own, removed at the end of a passing test.
+pub struct Project {
+    pub root: PathBuf,
+}
+
+impl Project {
+    pub fn new(name: &str) -> Project {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let root =
+            std::env::temp_dir().join(format!("xtask-test-{}-{n}", std::process::id())).join(name);
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        Project { root }
+    }
+
+    /// Writes `.docker/<name>`.
+    pub fn snippet(&self, name: &str, text: &str) -> &Project {
+        self.write(&format!(".docker/{name}"), text)
+    }
+
+    /// Writes `stage0` .. `stageN` snippets from `texts`.
+    pub fn stages(&self, texts: &[&str]) -> &Project {
+        for (n, text) in texts.iter().enumerate() {
+            self.snippet(&format!("Dockerfile.stage{n}"), text);
+        }
+        self
+    }
+
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Project {
+        let path = self.root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, contents).unwrap();
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.root.join(rel).exists()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Every file under the root (but `target/`), with its bytes.
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        collect(&self.root, &self.root, &mut out);
+        out
+    }
+
+    /// The xtask binary, about to run in this project.
+    pub fn xtask(&self, args: &[&str]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command.args(args).current_dir(&self.root);
+        for name in SETTINGS {
+            command.env_remove(name);
+        }
+        // Keep git from finding a repository above the temp folder.
+        command.env("GIT_CEILING_DIRECTORIES", self.root.parent().unwrap());
+        Run { command, root: self.root.clone() }
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(self.root.parent().unwrap());
+        }
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let rel = path.strip_prefix(root).unwrap().to_string_lossy().to_string();
+        if rel == "target" || rel == ".git" {
+            continue;
+        }
+        if path.is_dir() {
+            collect(root, &path, out);
+        } else {
+            out.insert(rel, fs::read(&path).unwrap_or_default());
+        }
+    }
+}
+
+/// A command about to run; its result explains itself on failure.
+pub struct Run {
+    pub command: Command,
+    root: PathBuf,
+}
+
+impl Run {
+    pub fn env(mut self, name: &str, value: impl Into<OsString>) -> Run {
+        self.command.env(name, value.into());
+        self
+    }
+
+    pub fn run(mut self) -> Out {
+        let output =
+            self.command.output().unwrap_or_else(|e| panic!("cannot run {:?}: {e}", self.command));
+        Out { description: describe(&self.command, &self.root), output }
+    }
+}
+
+fn describe(command: &Command, root: &Path) -> String {
+    let envs: Vec<String> = command
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
+        .collect();
+    let listing: Vec<String> = {
+        let mut files = BTreeMap::new();
+        collect(root, root, &mut files);
+        files.keys().cloned().collect()
+    };
+    format!(
+        "command: {} {:?}\nenv: {}\ncwd: {}\nfiles: {}",
+        command.get_program().to_string_lossy(),
+        command.get_args().collect::<Vec<_>>(),
+        envs.join(" "),
+        root.display(),
+        listing.join(" "),
+    )
+}
+
+pub struct Out {
+    description: String,
+    pub output: Output,
+}
+
+impl Out {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).to_string()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).to_string()
+    }
+
+    pub fn fail(&self, why: &str) -> ! {
+        panic!(
+            "{why}\n{}\nstatus: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.description,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    /// Asserts the exit code, and that no panic or backtrace reached the user.
+    pub fn code(self, code: i32) -> Out {
+        if self.output.status.code() != Some(code) {
+            self.fail(&format!("expected exit code {code}"));
+        }
+        let all = format!("{}{}", self.stdout(), self.stderr());
+        if all.contains("panicked")
+            || all.contains("RUST_BACKTRACE")
+            || all.contains("internal error")
+        {
+            self.fail("a panic reached the user");
+        }
+        self
+    }
+
+    pub fn ok(self) -> Out {
+        self.code(0)
+    }
+
+    pub fn stdout_has(self, text: &str) -> Out {
+        if !self.stdout().contains(text) {
+            self.fail(&format!("stdout lacks {text:?}"));
+        }
+        self
+    }
+
+    pub fn stderr_has(self, text: &str) -> Out {
+        if !self.stderr().contains(text) {
+            self.fail(&format!("stderr lacks {text:?}"));
+        }
+        self
+    }
+
+    pub fn stderr_lacks(self, text: &str) -> Out {
+        if self.stderr().contains(text) {
+            self.fail(&format!("stderr has {text:?}"));
+        }
+        self
+    }
+
+    /// Asserts the error shape of the spec: a first line `error: ...` holding
+    /// `text`, then a line saying what to do.
+    pub fn error(self, code: i32, text: &str) -> Out {
+        let out = self.code(code);
+        let stderr = out.stderr();
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("warning: ")).collect();
+        let first_error = lines.iter().position(|l| l.starts_with("error: "));
+        match first_error {
+            Some(i)
+                if lines[i].contains(text)
+                    && lines.get(i + 1).is_some_and(|l| !l.trim().is_empty()) =>
+            {
+                out
+            }
+            _ => out.fail(&format!("expected `error: ...{text}...` and a hint line")),
+        }
+    }
+}
+
+/// A file that must be byte-for-byte the expected one; `UPDATE_EXPECT=1`
+/// rewrites the expected file instead.
+pub fn assert_expected(expected: &Path, actual: &str) {
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        fs::create_dir_all(expected.parent().unwrap()).unwrap();
+        fs::write(expected, actual).unwrap();
+        return;
+    }
+    let want = fs::read_to_string(expected).unwrap_or_else(|e| {
+        panic!("{}: {e} (run with UPDATE_EXPECT=1 to create it)", expected.display())
+    });
+    if want != actual {
+        panic!(
+            "{} differs (UPDATE_EXPECT=1 rewrites it)\n--- expected ---\n{want}\n--- actual ---\n{actual}",
+            expected.display()
+        );
+    }
+}
