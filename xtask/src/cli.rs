@@ -6,8 +6,9 @@ use std::ffi::OsString;
 use anyhow::Result;
 use pico_args::Arguments;
 
-use crate::dockerfile;
 use crate::exit::input_error;
+use crate::stages::Options;
+use crate::{dockerfile, stages, status};
 
 pub(crate) const HELP: &str = "\
 cargo xtask: build Docker images in stages
@@ -16,6 +17,9 @@ Usage: cargo xtask <command> [options]
 
 Commands:
   dockerfile [--check]   regenerate ./Dockerfile and the stage chain from the snippets
+  stages [STAGE...]      build stages (ids, names or ranges) and their missing ancestors;
+                         no STAGE: every stage, then the full image
+  status                 show which stage images are fresh, stale or missing
 
 Run `cargo xtask <command> --help` for a command's options.
 
@@ -25,6 +29,15 @@ Settings (environment variables):
   DOCKER_IMAGE_TAG   tag when DOCKER_IMAGE has none (default latest)
   A_GIT_NAMESPACE, A_GIT_PROJECT
                      default image ns/project; else the git remote origin, else the folder name
+  DOCKER_BUILD_ARGS  extra words for every build, split like a shell would (never run by one)
+  A_ENV_NAME         passed to every build as --build-arg APP_ENV_NAME=...
+  STAGES_TO_BUILD    stages to build when none are given (spaces or commas between them)
+  NO_GEN, NO_STAGES_BUILD, NO_FULL_BUILD
+                     skip generation / stage builds / the full build (any non-empty value)
+  DOCKER             the engine program (default docker; podman works too)
+
+Exit codes: 0 success, 1 a build, push, check or verify failed, 2 bad input or environment,
+130 interrupted.
 ";
 
 #[derive(Debug, PartialEq, Eq)]
@@ -34,9 +47,18 @@ pub(crate) enum Command {
     Dockerfile {
         check: bool,
     },
+    Stages(Options),
+    Status,
 }
 
-pub(crate) fn parse(raw: Vec<OsString>) -> Result<Command> {
+pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
+    // What follows `--` goes to docker untouched, so pico-args never sees it.
+    let mut passthrough = match raw.iter().position(|a| a == "--") {
+        Some(at) => {
+            Some(raw.split_off(at).into_iter().skip(1).map(utf8).collect::<Result<Vec<_>>>()?)
+        }
+        None => None,
+    };
     let mut args = Arguments::from_vec(raw);
     let help = args.contains(["-h", "--help"]);
     let Some(name) = args.subcommand().map_err(|err| usage_error(err.to_string(), None))? else {
@@ -51,6 +73,21 @@ pub(crate) fn parse(raw: Vec<OsString>) -> Result<Command> {
     let command = match name.as_str() {
         "dockerfile" if help => Command::Help(dockerfile::HELP),
         "dockerfile" => Command::Dockerfile { check: args.contains("--check") },
+        "stages" if help => Command::Help(stages::HELP),
+        "stages" => {
+            let mut options = Options {
+                dry_run: args.contains("--dry-run"),
+                push: args.contains("--push"),
+                pull: args.contains("--pull"),
+                allow_secret_args: args.contains("--allow-secret-args"),
+                docker_args: passthrough.take().unwrap_or_default(),
+                stages: Vec::new(),
+            };
+            options.stages = free_words(&mut args, &name)?;
+            Command::Stages(options)
+        }
+        "status" if help => Command::Help(status::HELP),
+        "status" => Command::Status,
         "help" => Command::Help(HELP),
         other => {
             return Err(input_error(
@@ -59,8 +96,40 @@ pub(crate) fn parse(raw: Vec<OsString>) -> Result<Command> {
             ))
         }
     };
+    if passthrough.is_some() {
+        return Err(usage_error(
+            format!("unexpected argument `--` for `cargo xtask {name}`"),
+            Some(&name),
+        ));
+    }
     finish(args, &name)?;
     Ok(command)
+}
+
+/// The positional words left once the flags are taken; a leftover flag is refused.
+fn free_words(args: &mut Arguments, command: &str) -> Result<Vec<String>> {
+    let rest = std::mem::replace(args, Arguments::from_vec(Vec::new())).finish();
+    let mut words = Vec::new();
+    for arg in rest {
+        let arg = utf8(arg)?;
+        if arg.starts_with('-') && arg.len() > 1 {
+            return Err(usage_error(
+                format!("unknown option `{arg}` for `cargo xtask {command}`"),
+                Some(command),
+            ));
+        }
+        words.push(arg);
+    }
+    Ok(words)
+}
+
+fn utf8(arg: OsString) -> Result<String> {
+    arg.into_string().map_err(|arg| {
+        input_error(
+            format!("argument {arg:?} is not UTF-8"),
+            "pass stage ids, names and options in UTF-8",
+        )
+    })
 }
 
 /// Refuses whatever pico-args did not consume.
@@ -99,12 +168,38 @@ mod tests {
     }
 
     #[test]
+    fn stages_options_and_passthrough() {
+        let Command::Stages(options) = parse_str(&[
+            "stages",
+            "3",
+            "--dry-run",
+            "stage1",
+            "--pull",
+            "--",
+            "--no-cache",
+            "--pull",
+        ])
+        .unwrap() else {
+            panic!("not stages")
+        };
+        assert_eq!(options.stages, ["3", "stage1"]);
+        assert!(options.dry_run && options.pull && !options.push);
+        assert_eq!(options.docker_args, ["--no-cache", "--pull"]);
+    }
+
+    #[test]
     fn refusals() {
         for (args, message) in [
             (&["dockerfile", "--chek"][..], "unknown option `--chek` for `cargo xtask dockerfile`"),
             (&["dockerfile", "extra"][..], "unexpected argument `extra`"),
             (&["build"][..], "unknown command `build`"),
             (&[][..], "no command given"),
+            (&["stages", "--dry"][..], "unknown option `--dry` for `cargo xtask stages`"),
+            (
+                &["dockerfile", "--", "x"][..],
+                "unexpected argument `--` for `cargo xtask dockerfile`",
+            ),
+            (&["status", "1"][..], "unexpected argument `1`"),
         ] {
             let err = parse_str(args).unwrap_err().to_string();
             assert!(err.contains(message), "{args:?}: {err}");

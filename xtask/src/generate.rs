@@ -39,13 +39,17 @@ struct Arg {
     name: String,
     /// The default as written (quotes kept), if any.
     default: Option<String>,
+    /// For a bare `ARG X`: the default X had before it. BuildKit keeps that
+    /// value, the legacy builder empties X, so the chain repeats both lines.
+    earlier: Option<String>,
 }
 
 impl Arg {
     fn render(&self) -> String {
-        match &self.default {
-            Some(default) => format!("ARG {}={default}", self.name),
-            None => format!("ARG {}", self.name),
+        match (&self.default, &self.earlier) {
+            (Some(default), _) => format!("ARG {}={default}\n", self.name),
+            (None, Some(earlier)) => format!("ARG {0}={earlier}\nARG {0}\n", self.name),
+            (None, None) => format!("ARG {}\n", self.name),
         }
     }
 }
@@ -185,7 +189,6 @@ impl Stages {
             out.push_str(&format!("FROM {parent}\n"));
             for arg in &self.snippets[n - 1].args_after {
                 out.push_str(&arg.render());
-                out.push('\n');
             }
         }
         push_snippet(&mut out, &self.snippets[n]);
@@ -300,21 +303,23 @@ fn parse_args(words: &[String]) -> Vec<Arg> {
         .iter()
         .map(|word| match word.split_once('=') {
             Some((name, default)) => {
-                Arg { name: name.to_string(), default: Some(default.to_string()) }
+                Arg { name: name.to_string(), default: Some(default.to_string()), earlier: None }
             }
-            None => Arg { name: word.clone(), default: None },
+            None => Arg { name: word.clone(), default: None, earlier: None },
         })
         .collect()
 }
 
-/// Declares `arg` in `scope`: it moves to the end, and a bare `ARG X` keeps the
-/// default X had before in this scope, or else the global one.
+/// Declares `arg` in `scope`, where it takes the place of an earlier
+/// declaration (moving to the end). A bare `ARG X` takes the global default
+/// when there is one (as both builders do), else it remembers X's earlier default.
 fn declare(scope: &mut Vec<Arg>, globals: &[Arg], mut arg: Arg) {
     let earlier = scope.iter().position(|a| a.name == arg.name).map(|at| scope.remove(at));
     if arg.default.is_none() {
-        arg.default = earlier.and_then(|a| a.default).or_else(|| {
-            globals.iter().find(|a| a.name == arg.name).and_then(|a| a.default.clone())
-        });
+        arg.default = globals.iter().find(|a| a.name == arg.name).and_then(|a| a.default.clone());
+        if arg.default.is_none() {
+            arg.earlier = earlier.and_then(|a| a.default.or(a.earlier));
+        }
     }
     scope.push(arg);
 }
@@ -408,7 +413,17 @@ mod tests {
         ];
         assert_eq!(chain_args(&texts, 1), ["ARG A=1", "ARG B", "ARG G=global"]);
         assert_eq!(chain_args(&texts, 2), ["ARG B", "ARG G=global", "ARG C=3", "ARG A=2"]);
-        assert_eq!(chain_args(&texts, 3), ["ARG G=global", "ARG A=2", "ARG B", "ARG C=3"]);
+        assert_eq!(chain_args(&texts, 3), ["ARG G=global", "ARG A=2", "ARG B", "ARG C=3", "ARG C"]);
+    }
+
+    /// What both builders do with a bare re-declaration: the global default
+    /// wins; without one BuildKit keeps the earlier default and the legacy
+    /// builder empties the ARG, and the repeated pair gives each its own answer.
+    #[test]
+    fn bare_redeclaration_behaves_as_in_the_main_dockerfile() {
+        let texts = ["ARG G=global\nFROM a\nARG G=local\nARG H=h1", "ARG G\nARG H", "RUN x"];
+        assert_eq!(chain_args(&texts, 1), ["ARG G=local", "ARG H=h1"]);
+        assert_eq!(chain_args(&texts, 2), ["ARG G=global", "ARG H=h1", "ARG H"]);
     }
 
     #[test]

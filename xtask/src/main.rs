@@ -2,17 +2,23 @@
 
 mod cli;
 mod dockerfile;
+mod engine;
 mod exit;
 mod files;
+mod freshness;
 mod generate;
 mod image;
+mod interrupt;
 mod lexer;
 mod project;
 mod secrets;
 mod selection;
 mod settings;
+mod sha256;
 mod shell_words;
 mod snippets;
+mod stages;
+mod status;
 
 use std::process::ExitCode;
 
@@ -37,6 +43,14 @@ fn run() -> Result<()> {
         Command::Dockerfile { check } => {
             let (sh, project) = load()?;
             dockerfile::run(&sh, &project, check)
+        }
+        Command::Stages(options) => {
+            let (sh, project) = load()?;
+            stages::run(&sh, &project, &options)
+        }
+        Command::Status => {
+            let (sh, project) = load()?;
+            status::run(&sh, &project)
         }
     }
 }

@@ -262,3 +262,64 @@ pub fn assert_expected(expected: &Path, actual: &str) {
         );
     }
 }
+
+/// A fake engine first on PATH, for argument-level tests: it records each
+/// call, one line per call with every argument in brackets, and answers
+/// `image ls` from a file. Behaviour is tested against the real engine.
+pub struct FakeEngine {
+    pub dir: PathBuf,
+}
+
+impl FakeEngine {
+    pub fn new(project: &Project) -> FakeEngine {
+        let dir = project.root.parent().unwrap().join("fake-bin");
+        fs::create_dir_all(&dir).unwrap();
+        let script = r#"#!/bin/sh
+log="$(dirname "$0")/calls.log"
+line=""
+for a in "$@"; do line="$line[$a]"; done
+printf '%s\n' "$line" >> "$log"
+case "$1 $2" in
+  "image ls") cat "$(dirname "$0")/images" 2>/dev/null; exit 0 ;;
+  "image inspect") for a in "$@"; do last="$a"; done; echo "sha256:id-of-$(echo "$last" | tr '/:' '__')"; exit 0 ;;
+esac
+case "$*" in
+  *"$(cat "$(dirname "$0")/fail" 2>/dev/null || echo no-failure-set)"*) echo "fake failure" >&2; exit 3 ;;
+esac
+exit 0
+"#;
+        let path = dir.join("docker");
+        fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        FakeEngine { dir }
+    }
+
+    /// `image ls` answers with these `tag<TAB>id` lines.
+    pub fn images(&self, lines: &[(&str, &str)]) -> &FakeEngine {
+        let text: String = lines.iter().map(|(tag, id)| format!("{tag}\t{id}\n")).collect();
+        fs::write(self.dir.join("images"), text).unwrap();
+        self
+    }
+
+    /// Any call whose arguments contain `text` fails with exit status 3.
+    pub fn fail_on(&self, text: &str) -> &FakeEngine {
+        fs::write(self.dir.join("fail"), text).unwrap();
+        self
+    }
+
+    /// The recorded calls, and forgets them.
+    pub fn take_calls(&self) -> Vec<String> {
+        let log = self.dir.join("calls.log");
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let _ = fs::remove_file(log);
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// PATH with the fake engine first.
+    pub fn path(&self) -> OsString {
+        let mut paths = vec![self.dir.clone()];
+        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        std::env::join_paths(paths).unwrap()
+    }
+}

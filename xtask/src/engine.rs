@@ -1,0 +1,275 @@
+//! The one place that talks to the container engine (`DOCKER`, default
+//! `docker`; podman works too). Commands go through xshell as argument lists,
+//! never through a shell. In dry-run mode every command that would change
+//! something is printed, shell-quoted, instead of run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+use anyhow::{Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::exit::input_error;
+use crate::interrupt;
+use crate::shell_words::quote;
+
+/// One word of an engine command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Word {
+    Plain(String),
+    /// Shell text, printed as is: only a dry run makes these (a parent id
+    /// read with `$(docker image inspect ...)` when it is not built yet).
+    Shell(String),
+}
+
+impl Word {
+    fn shown(&self) -> String {
+        match self {
+            Word::Plain(word) => quote(word),
+            Word::Shell(text) => text.clone(),
+        }
+    }
+}
+
+pub(crate) struct Engine<'a> {
+    sh: &'a Shell,
+    /// As the user gave it, for printed commands.
+    program: String,
+    /// Resolved on PATH, for running.
+    path: PathBuf,
+    pub(crate) dry_run: bool,
+}
+
+/// What became of an engine command that may fail without ending the run.
+pub(crate) struct Outcome {
+    pub(crate) status: ExitStatus,
+    /// The first line of its error output, when it failed.
+    pub(crate) reason: String,
+}
+
+impl<'a> Engine<'a> {
+    /// Finds the engine program; a missing one is an environment error.
+    pub(crate) fn new(sh: &'a Shell, program: &str, dry_run: bool) -> Result<Engine<'a>> {
+        let path = find_program(program).ok_or_else(|| {
+            input_error(
+                format!("engine program `{program}` not found"),
+                "install Docker (Debian: `apt-get install docker.io`), or set DOCKER to the engine program (docker, podman or a path)",
+            )
+        })?;
+        Ok(Engine { sh, program: program.to_string(), path, dry_run })
+    }
+
+    /// How printed commands name the engine.
+    pub(crate) fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The tags of `repo` that exist locally, with their image ids. This is
+    /// also the check that the engine answers at all.
+    pub(crate) fn local_tags(&self, repo: &str) -> Result<HashMap<String, String>> {
+        let engine = &self.path;
+        let format = "{{.Tag}}\t{{.ID}}";
+        let out = cmd!(self.sh, "{engine} image ls --no-trunc --format {format} {repo}")
+            .quiet()
+            .ignore_status()
+            .output()
+            .with_context(|| format!("cannot run {}", self.program))?;
+        if !out.status.success() {
+            let why = first_line(&out.stderr);
+            return Err(input_error(
+                format!("the container engine is not reachable ({} image ls failed: {why})", self.program),
+                "start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER to a running engine",
+            ));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter(|(tag, _)| *tag != "<none>")
+            .map(|(tag, id)| (tag.to_string(), normalize_id(id)))
+            .collect())
+    }
+
+    /// The image id and the value of label `label` of each existing `refs`
+    /// (one engine call for all of them).
+    pub(crate) fn inspect(
+        &self,
+        refs: &[String],
+        label: &str,
+    ) -> Result<Vec<(String, Option<String>)>> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let engine = &self.path;
+        let format = format!("{{{{.Id}}}}\t{{{{index .Config.Labels \"{label}\"}}}}");
+        let out = cmd!(self.sh, "{engine} image inspect --format {format} {refs...}")
+            .quiet()
+            .read()
+            .with_context(|| format!("cannot inspect images {}", refs.join(" ")))?;
+        Ok(out
+            .lines()
+            .map(|line| {
+                let (id, value) = line.split_once('\t').unwrap_or((line, ""));
+                let value = (!value.is_empty() && value != "<no value>").then(|| value.to_string());
+                (normalize_id(id), value)
+            })
+            .collect())
+    }
+
+    /// The id of `tag`, read after building or pulling it.
+    pub(crate) fn image_id(&self, tag: &str) -> Result<String> {
+        let engine = &self.path;
+        let format = "{{.Id}}";
+        let id = cmd!(self.sh, "{engine} image inspect --format {format} {tag}")
+            .quiet()
+            .read()
+            .with_context(|| format!("cannot read the image id of {tag}"))?;
+        Ok(normalize_id(&id))
+    }
+
+    /// The shell text a dry run prints where it needs the id of `tag`, which
+    /// this run would have built first.
+    pub(crate) fn image_id_expression(&self, tag: &str) -> String {
+        format!("$({} image inspect --format '{{{{.Id}}}}' {})", quote(&self.program), quote(tag))
+    }
+
+    /// Runs `<engine> build ...` with its output streaming to the terminal.
+    pub(crate) fn build(&self, words: &[Word]) -> Result<ExitStatus> {
+        self.stream("build", words)
+    }
+
+    /// Pushes `tag`; the caller decides what a failure means.
+    pub(crate) fn push(&self, tag: &str) -> Result<Outcome> {
+        self.run_capturing_errors("push", tag)
+    }
+
+    /// Pulls `tag`; in a dry run it is printed and assumed to succeed.
+    pub(crate) fn pull(&self, tag: &str) -> Result<Outcome> {
+        self.run_capturing_errors("pull", tag)
+    }
+
+    fn stream(&self, subcommand: &str, words: &[Word]) -> Result<ExitStatus> {
+        let shown = self.show(subcommand, words);
+        if self.dry_run {
+            println!("{shown}");
+            return Ok(success());
+        }
+        eprintln!("$ {shown}");
+        let args = plain(words)?;
+        let engine = &self.path;
+        let command: Command = cmd!(self.sh, "{engine} {subcommand} {args...}").into();
+        self.wait(command, &shown).map(|(status, _)| status)
+    }
+
+    fn run_capturing_errors(&self, subcommand: &str, tag: &str) -> Result<Outcome> {
+        let words = [Word::Plain(tag.to_string())];
+        let shown = self.show(subcommand, &words);
+        if self.dry_run {
+            println!("{shown}");
+            return Ok(Outcome { status: success(), reason: String::new() });
+        }
+        eprintln!("$ {shown}");
+        let engine = &self.path;
+        let mut command: Command = cmd!(self.sh, "{engine} {subcommand} {tag}").into();
+        command.stderr(Stdio::piped());
+        let (status, stderr) = self.wait(command, &shown)?;
+        Ok(Outcome { status, reason: first_line(&stderr) })
+    }
+
+    /// Spawns `command`, lets a Ctrl-C reach it, and waits for it.
+    fn wait(&self, mut command: Command, shown: &str) -> Result<(ExitStatus, Vec<u8>)> {
+        command.stdin(Stdio::null());
+        let mut child = command.spawn().with_context(|| format!("cannot run {shown}"))?;
+        interrupt::set_child(Some(child.id()));
+        let stderr = child.stderr.take();
+        let captured = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut stderr) = stderr {
+                let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+            }
+            buf
+        });
+        let status = child.wait();
+        interrupt::set_child(None);
+        let stderr = captured.join().unwrap_or_default();
+        let status = status.with_context(|| format!("cannot wait for {shown}"))?;
+        Ok((status, stderr))
+    }
+
+    fn show(&self, subcommand: &str, words: &[Word]) -> String {
+        let mut shown = format!("{} {subcommand}", quote(&self.program));
+        for word in words {
+            shown.push(' ');
+            shown.push_str(&word.shown());
+        }
+        shown
+    }
+}
+
+fn plain(words: &[Word]) -> Result<Vec<String>> {
+    words
+        .iter()
+        .map(|word| match word {
+            Word::Plain(word) => Ok(word.clone()),
+            Word::Shell(text) => {
+                Err(anyhow::anyhow!("cannot run shell text {text} without a shell"))
+            }
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+fn success() -> ExitStatus {
+    std::os::unix::process::ExitStatusExt::from_raw(0)
+}
+
+#[cfg(windows)]
+fn success() -> ExitStatus {
+    std::os::windows::process::ExitStatusExt::from_raw(0)
+}
+
+/// Podman prints ids without the `sha256:` docker puts in front.
+fn normalize_id(id: &str) -> String {
+    let id = id.trim();
+    if id.contains(':') || id.is_empty() {
+        id.to_string()
+    } else {
+        format!("sha256:{id}")
+    }
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no error output").to_string()
+}
+
+/// `program` as a path, or looked up on PATH like a shell would.
+fn find_program(program: &str) -> Option<PathBuf> {
+    let is_file = |p: &Path| p.is_file();
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return is_file(&path).then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| is_file(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_normalized() {
+        assert_eq!(normalize_id("abc\n"), "sha256:abc");
+        assert_eq!(normalize_id("sha256:abc"), "sha256:abc");
+    }
+
+    #[test]
+    fn programs_are_found_on_path() {
+        assert!(find_program("sh").is_some());
+        assert!(find_program("/bin/sh").is_some());
+        assert!(find_program("surely-not-a-program-xtask").is_none());
+        assert!(find_program("./missing/docker").is_none());
+    }
+}
