@@ -7,8 +7,9 @@ use anyhow::Result;
 use pico_args::Arguments;
 
 use crate::exit::input_error;
+use crate::hook::Action;
 use crate::stages::Options;
-use crate::{dockerfile, stages, status};
+use crate::{dockerfile, hook, stages, status, vendor, verify};
 
 pub(crate) const HELP: &str = "\
 cargo xtask: build Docker images in stages
@@ -20,6 +21,9 @@ Commands:
   stages [STAGE...]      build stages (ids, names or ranges) and their missing ancestors;
                          no STAGE: every stage, then the full image
   status                 show which stage images are fresh, stale or missing
+  verify                 build the chain and the main Dockerfile, and compare the two images
+  vendor DIR             make the project in DIR use this xtask
+  hook install|uninstall the git pre-commit hook that runs `cargo xtask dockerfile --check`
 
 Run `cargo xtask <command> --help` for a command's options.
 
@@ -49,6 +53,12 @@ pub(crate) enum Command {
     },
     Stages(Options),
     Status,
+    /// `verify` takes the build options of `stages` that make sense for it.
+    Verify(Options),
+    Vendor {
+        dir: String,
+    },
+    Hook(Action),
 }
 
 pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
@@ -88,6 +98,38 @@ pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
         }
         "status" if help => Command::Help(status::HELP),
         "status" => Command::Status,
+        "verify" if help => Command::Help(verify::HELP),
+        "verify" => Command::Verify(Options {
+            allow_secret_args: args.contains("--allow-secret-args"),
+            docker_args: passthrough.take().unwrap_or_default(),
+            ..Options::default()
+        }),
+        "vendor" if help => Command::Help(vendor::HELP),
+        "vendor" => {
+            let mut words = free_words(&mut args, &name)?;
+            if words.len() != 1 {
+                return Err(usage_error(
+                    "`cargo xtask vendor` takes one DIR".to_string(),
+                    Some(&name),
+                ));
+            }
+            Command::Vendor { dir: words.remove(0) }
+        }
+        "hook" if help => Command::Help(hook::HELP),
+        "hook" => {
+            let force = args.contains("--force");
+            let words = free_words(&mut args, &name)?;
+            match words.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["install"] => Command::Hook(Action::Install { force }),
+                ["uninstall"] if !force => Command::Hook(Action::Uninstall),
+                _ => {
+                    return Err(usage_error(
+                        "`cargo xtask hook` takes `install [--force]` or `uninstall`".to_string(),
+                        Some(&name),
+                    ))
+                }
+            }
+        }
         "help" => Command::Help(HELP),
         other => {
             return Err(input_error(

@@ -1,12 +1,14 @@
 //! `cargo xtask`: Docker images built in stages. See README.md.
 
 mod cli;
+mod context;
 mod dockerfile;
 mod engine;
 mod exit;
 mod files;
 mod freshness;
 mod generate;
+mod hook;
 mod image;
 mod interrupt;
 mod lexer;
@@ -19,6 +21,8 @@ mod shell_words;
 mod snippets;
 mod stages;
 mod status;
+mod vendor;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -52,6 +56,12 @@ fn run() -> Result<()> {
             let (sh, project) = load()?;
             status::run(&sh, &project)
         }
+        Command::Verify(options) => {
+            let (sh, project) = load()?;
+            verify::run(&sh, &project, &options)
+        }
+        Command::Vendor { dir } => vendor::run(&Shell::new()?, std::path::Path::new(&dir)),
+        Command::Hook(action) => hook::run(&Shell::new()?, &project::root()?, action),
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 use xshell::Shell;
 
+use crate::context;
 use crate::engine::{Engine, Word};
 use crate::exit::{failure, input_error, interrupted};
 use crate::freshness::{self, LABEL};
@@ -66,6 +67,9 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
         selection::select(&words, &project.snippets)?
     };
     let chain = chain_texts(project, &image)?;
+    for warning in context::warnings(&project.root) {
+        eprintln!("warning: {warning}");
+    }
 
     let engine = Engine::new(sh, &settings.engine, options.dry_run)?;
     let local = match engine.local_tags(&image.name) {

@@ -310,3 +310,26 @@ fn unknown_stages_are_refused_before_anything_runs() {
         .error(2, "unknown stage `5`");
     assert!(fake.take_calls().is_empty());
 }
+
+#[test]
+fn a_heavy_build_context_gets_a_warning() {
+    let project = three_stages("context");
+    let fake = FakeEngine::new(&project);
+    project.write("target/debug/big", vec![0u8; 2_000]);
+    project.write(".git/objects/x", vec![0u8; 20]);
+    project.write(".dockerignore", "# build output\n/.git\n");
+    project
+        .xtask(&["stages", "0"])
+        .env("PATH", fake.path())
+        .run()
+        .ok()
+        .stderr_has("warning: the build context includes target/ (2.0 KB), sent with every build: add `/target` to .dockerignore")
+        .stderr_lacks(".git/");
+    project.write(".dockerignore", "/.git\ntarget/\n");
+    project
+        .xtask(&["stages", "0"])
+        .env("PATH", fake.path())
+        .run()
+        .ok()
+        .stderr_lacks("build context");
+}

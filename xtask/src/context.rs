@@ -1,0 +1,97 @@
+//! Build-context hygiene: every build sends the project root to the engine,
+//! and a forgotten `target/` or `.git/` can make that gigabytes per stage.
+
+use std::fs;
+use std::path::Path;
+
+/// Folders that never belong in an image build context.
+const HEAVY: [&str; 2] = ["target", ".git"];
+
+/// A warning for each heavy folder under `root` that `.dockerignore` lets
+/// into the context, with its size and the line that keeps it out.
+pub(crate) fn warnings(root: &Path) -> Vec<String> {
+    let ignore = fs::read_to_string(root.join(".dockerignore")).unwrap_or_default();
+    HEAVY
+        .iter()
+        .filter(|dir| root.join(dir).is_dir() && !ignored(&ignore, dir))
+        .map(|dir| {
+            let size = human(dir_size(&root.join(dir)));
+            format!("the build context includes {dir}/ ({size}), sent with every build: add `/{dir}` to .dockerignore")
+        })
+        .collect()
+}
+
+/// Whether a `.dockerignore` text excludes the top-level folder `name`. Only
+/// whole-folder patterns count (`target`, `/target/`, `target/**`, `*`); a
+/// later `!` pattern for it lets it back in.
+fn ignored(dockerignore: &str, name: &str) -> bool {
+    let mut excluded = false;
+    for line in dockerignore.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (negated, pattern) = match line.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
+        let pattern = pattern.trim_start_matches('/');
+        let pattern = pattern.strip_suffix("/**").unwrap_or(pattern).trim_end_matches('/');
+        let pattern = pattern.strip_prefix("**/").unwrap_or(pattern);
+        if glob::Pattern::new(pattern).is_ok_and(|p| p.matches(name)) {
+            excluded = !negated;
+        }
+    }
+    excluded
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&entry.path()),
+            Ok(t) if t.is_file() => entry.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    if value < 1000.0 {
+        return format!("{bytes} B");
+    }
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerignore_patterns() {
+        for text in ["target", "/target", "target/", "/target/**", "**/target", "*", "tar*\n# c"] {
+            assert!(ignored(text, "target"), "{text}");
+        }
+        for text in ["", "target/debug", "targets", "!target", "target\n!target", "src/target"] {
+            assert!(!ignored(text, "target"), "{text}");
+        }
+        assert!(ignored("/.git\n", ".git"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(1_500), "1.5 KB");
+        assert_eq!(human(2_300_000_000), "2.3 GB");
+    }
+}
