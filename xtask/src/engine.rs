@@ -13,6 +13,7 @@ use xshell::{cmd, Shell};
 use crate::exit::input_error;
 use crate::interrupt;
 use crate::shell_words::quote;
+use crate::tar;
 
 /// One word of an engine command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,13 +120,54 @@ impl<'a> Engine<'a> {
 
     /// The id of `tag`, read after building or pulling it.
     pub(crate) fn image_id(&self, tag: &str) -> Result<String> {
+        Ok(normalize_id(&self.inspect_format(tag, "{{.Id}}")?))
+    }
+
+    /// `image inspect --format <format>` of one image.
+    pub(crate) fn inspect_format(&self, image: &str, format: &str) -> Result<String> {
         let engine = &self.path;
-        let format = "{{.Id}}";
-        let id = cmd!(self.sh, "{engine} image inspect --format {format} {tag}")
+        cmd!(self.sh, "{engine} image inspect --format {format} {image}")
             .quiet()
             .read()
-            .with_context(|| format!("cannot read the image id of {tag}"))?;
-        Ok(normalize_id(&id))
+            .with_context(|| format!("cannot inspect image {image}"))
+    }
+
+    /// Every file of `image`, from a container created (never started) for it
+    /// and exported as a tar stream.
+    pub(crate) fn export(&self, image: &str, each: impl FnMut(tar::Entry)) -> Result<()> {
+        let engine = &self.path;
+        let container = cmd!(self.sh, "{engine} create {image} /xtask-export")
+            .quiet()
+            .read()
+            .with_context(|| format!("cannot create a container of {image} to read its files"))?;
+        let container = container.lines().last().unwrap_or_default().trim().to_string();
+        let result = self.read_export(&container, each);
+        let _ = cmd!(self.sh, "{engine} rm -f {container}")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run();
+        result.with_context(|| format!("cannot read the files of {image}"))
+    }
+
+    fn read_export(&self, container: &str, each: impl FnMut(tar::Entry)) -> Result<()> {
+        let engine = &self.path;
+        let mut command: Command = cmd!(self.sh, "{engine} export {container}").into();
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let parsed = tar::read_entries(std::io::BufReader::new(stdout), each);
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            anyhow::bail!("{} export failed: {}", self.program, first_line(&output.stderr));
+        }
+        Ok(parsed?)
+    }
+
+    /// Removes `tag`, ignoring failures: for temporary tags.
+    pub(crate) fn remove(&self, tag: &str) {
+        let engine = &self.path;
+        let _ = cmd!(self.sh, "{engine} rmi {tag}").quiet().ignore_stdout().ignore_stderr().run();
     }
 
     /// The shell text a dry run prints where it needs the id of `tag`, which
@@ -177,9 +219,10 @@ impl<'a> Engine<'a> {
         Ok(Outcome { status, reason: first_line(&stderr) })
     }
 
-    /// Spawns `command`, lets a Ctrl-C reach it, and waits for it.
+    /// Spawns `command`, lets a Ctrl-C reach it, and waits for it. Its output
+    /// goes to our stderr, keeping stdout for what the xtask itself reports.
     fn wait(&self, mut command: Command, shown: &str) -> Result<(ExitStatus, Vec<u8>)> {
-        command.stdin(Stdio::null());
+        command.stdin(Stdio::null()).stdout(std::io::stderr());
         let mut child = command.spawn().with_context(|| format!("cannot run {shown}"))?;
         interrupt::set_child(Some(child.id()));
         let stderr = child.stderr.take();

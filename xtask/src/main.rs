@@ -21,6 +21,7 @@ mod shell_words;
 mod snippets;
 mod stages;
 mod status;
+mod tar;
 mod vendor;
 mod verify;
 

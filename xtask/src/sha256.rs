@@ -14,18 +14,62 @@ const K: [u32; 64] = [
 
 /// The SHA-256 of `data`, as 64 lower-case hex digits.
 pub(crate) fn hex_digest(data: &[u8]) -> String {
-    let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    let mut message = data.to_vec();
-    message.push(0x80);
-    while message.len() % 64 != 56 {
-        message.push(0);
-    }
-    message.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    let mut hasher = Sha256::new();
+    hasher.update(data);
+    hasher.hex_digest()
+}
 
-    for block in message.chunks_exact(64) {
+/// An incremental SHA-256, for contents read in pieces.
+pub(crate) struct Sha256 {
+    state: [u32; 8],
+    /// Bytes not yet hashed: always fewer than a block.
+    pending: Vec<u8>,
+    length: u64,
+}
+
+impl Sha256 {
+    pub(crate) fn new() -> Sha256 {
+        let state = [
+            0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+            0x5be0cd19,
+        ];
+        Sha256 { state, pending: Vec::with_capacity(64), length: 0 }
+    }
+
+    pub(crate) fn update(&mut self, mut data: &[u8]) {
+        self.length += data.len() as u64;
+        if !self.pending.is_empty() {
+            let take = (64 - self.pending.len()).min(data.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.pending.len() < 64 {
+                return;
+            }
+            let block = std::mem::take(&mut self.pending);
+            self.compress(&block);
+        }
+        let mut blocks = data.chunks_exact(64);
+        for block in &mut blocks {
+            self.compress(block);
+        }
+        self.pending.extend_from_slice(blocks.remainder());
+    }
+
+    pub(crate) fn hex_digest(mut self) -> String {
+        let bits = self.length.wrapping_mul(8);
+        let mut tail = std::mem::take(&mut self.pending);
+        tail.push(0x80);
+        while tail.len() % 64 != 56 {
+            tail.push(0);
+        }
+        tail.extend_from_slice(&bits.to_be_bytes());
+        for block in tail.chunks_exact(64) {
+            self.compress(block);
+        }
+        self.state.iter().map(|x| format!("{x:08x}")).collect()
+    }
+
+    fn compress(&mut self, block: &[u8]) {
         let mut w = [0u32; 64];
         for (i, word) in block.chunks_exact(4).enumerate() {
             w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
@@ -35,26 +79,36 @@ pub(crate) fn hex_digest(data: &[u8]) -> String {
             let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
             w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
         }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = self.state;
         for i in 0..64 {
             let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
             let ch = (e & f) ^ (!e & g);
-            let t1 = hh.wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
+            let t1 = h.wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
             let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
             let maj = (a & b) ^ (a & c) ^ (b & c);
             let t2 = s0.wrapping_add(maj);
-            (hh, g, f, e, d, c, b, a) = (g, f, e, d.wrapping_add(t1), c, b, a, t1.wrapping_add(t2));
+            (h, g, f, e, d, c, b, a) = (g, f, e, d.wrapping_add(t1), c, b, a, t1.wrapping_add(t2));
         }
-        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+        for (x, y) in self.state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
             *x = x.wrapping_add(y);
         }
     }
-    h.iter().map(|x| format!("{x:08x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::hex_digest;
+
+    #[test]
+    fn pieces_hash_like_the_whole() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for split in [0, 1, 63, 64, 65, 127, 500, 999, 1000] {
+            let mut hasher = super::Sha256::new();
+            hasher.update(&data[..split]);
+            hasher.update(&data[split..]);
+            assert_eq!(hasher.hex_digest(), hex_digest(&data), "{split}");
+        }
+    }
 
     #[test]
     fn known_vectors() {

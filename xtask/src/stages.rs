@@ -51,9 +51,15 @@ pub(crate) struct Options {
     pub(crate) docker_args: Vec<String>,
 }
 
+/// What one run builds: these stages (each after its missing ancestors), then
+/// the main Dockerfile under the tag `full`, if any.
+pub(crate) struct Plan {
+    pub(crate) stages: Vec<usize>,
+    pub(crate) full: Option<String>,
+}
+
 pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()> {
     let settings = &project.settings;
-    let extra = build_args(project, options)?;
     let image = project.image(sh)?;
     let words = if options.stages.is_empty() {
         settings.stages_to_build.iter().cloned().collect()
@@ -66,12 +72,28 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
     } else {
         selection::select(&words, &project.snippets)?
     };
-    let chain = chain_texts(project, &image)?;
+    let plan = Plan {
+        stages: if settings.no_stages_build { Vec::new() } else { selected },
+        full: (everything && !settings.no_full_build).then(|| image.full()),
+    };
+    build(sh, project, options, &image, plan)
+}
+
+/// Regenerates the chain (unless `NO_GEN`) and carries out `plan`.
+pub(crate) fn build(
+    sh: &Shell,
+    project: &Project,
+    options: &Options,
+    image: &Image,
+    plan: Plan,
+) -> Result<()> {
+    let extra = build_args(project, options)?;
+    let chain = chain_texts(project, image)?;
     for warning in context::warnings(&project.root) {
         eprintln!("warning: {warning}");
     }
 
-    let engine = Engine::new(sh, &settings.engine, options.dry_run)?;
+    let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
     let local = match engine.local_tags(&image.name) {
         Ok(local) => local,
         Err(err) if options.dry_run => {
@@ -82,25 +104,24 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
     };
     interrupt::install();
 
+    let mut pending: Vec<Option<usize>> = plan.stages.iter().map(|&s| Some(s)).collect();
+    if plan.full.is_some() {
+        pending.push(None);
+    }
     let mut run = Run {
         project,
         options,
         engine: &engine,
-        image: &image,
+        image,
         chain,
         extra,
         local,
+        full: plan.full,
         done: HashMap::new(),
         rows: Vec::new(),
-        pending: Vec::new(),
+        pending,
     };
-    let stages = if settings.no_stages_build { Vec::new() } else { selected };
-    let full = everything && !settings.no_full_build;
-    run.pending = stages.iter().map(|&s| Some(s)).collect();
-    if full {
-        run.pending.push(None);
-    }
-    let result = run.execute(&stages, full);
+    let result = run.execute(&plan.stages);
     if !options.dry_run {
         run.print_summary();
     }
@@ -189,6 +210,8 @@ struct Run<'a> {
     image: &'a Image,
     chain: Vec<String>,
     extra: Vec<String>,
+    /// The tag of the full image, when this run builds it.
+    full: Option<String>,
     /// Stage tags that existed before the run (`<tag>_stage<N>`), with their ids.
     local: HashMap<String, String>,
     /// Stages built or pulled in this run, with their id once read.
@@ -199,7 +222,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn execute(&mut self, stages: &[usize], full: bool) -> Result<()> {
+    fn execute(&mut self, stages: &[usize]) -> Result<()> {
         for &stage in stages {
             if stage > 0 {
                 self.ensure(stage - 1)?;
@@ -207,8 +230,8 @@ impl Run<'_> {
             }
             self.build_stage(stage)?;
         }
-        if full {
-            self.build_full()?;
+        if let Some(tag) = self.full.clone() {
+            self.build_full(tag)?;
         }
         Ok(())
     }
@@ -286,8 +309,7 @@ impl Run<'_> {
         self.build(&mut words, Some(n), tag, &format!("stage {n} ({snippet})"))
     }
 
-    fn build_full(&mut self) -> Result<()> {
-        let tag = self.image.full();
+    fn build_full(&mut self, tag: String) -> Result<()> {
         eprintln!("full image Dockerfile -> {tag}");
         let mut words = vec![plain("-t"), plain(&tag), plain("-f"), plain("Dockerfile")];
         self.build(&mut words, None, tag, "the full image (Dockerfile)")
@@ -388,7 +410,10 @@ impl Run<'_> {
 
     fn print_summary(&mut self) {
         for stage in std::mem::take(&mut self.pending) {
-            let tag = stage.map_or_else(|| self.image.full(), |n| self.image.stage(n));
+            let tag = match stage {
+                Some(n) => self.image.stage(n),
+                None => self.full.clone().unwrap_or_default(),
+            };
             self.rows.push(Row { stage, tag, seconds: 0.0, outcome: Outcome::NotBuilt });
         }
         if self.rows.is_empty() {

@@ -1,17 +1,258 @@
-//! `cargo xtask verify`: the chain must produce what the main Dockerfile produces.
+//! `cargo xtask verify`: the chain must produce what the main Dockerfile
+//! produces. Builds every chain stage and the main Dockerfile (under a
+//! temporary tag), then compares the last stage's image with it: config and
+//! file tree.
+
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 use xshell::Shell;
 
+use crate::engine::Engine;
+use crate::exit::failure;
 use crate::project::Project;
-use crate::stages::Options;
+use crate::stages::{self, Options, Plan};
+use crate::tar::{Entry, Kind};
 
 pub(crate) const HELP: &str = "\
 Build the chain and the main Dockerfile, and compare the two images.
 
 Usage: cargo xtask verify [--allow-secret-args] [-- DOCKER-BUILD-ARGS...]
+
+Builds every stage of the chain, as `cargo xtask stages` would (STAGES_TO_BUILD,
+NO_STAGES_BUILD and NO_FULL_BUILD do not apply), and ./Dockerfile under a temporary tag
+(removed afterwards), with the same build args. Then compares the last stage's image with
+it: config (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, StopSignal,
+Labels other than this tool's, OnBuild) and files (path, type, mode, owner, size, content,
+link target; mtimes and the files the engine adds to containers are ignored).
+One line per difference; exit 1 when they differ, 0 when they agree.
 ";
 
-pub(crate) fn run(_sh: &Shell, _project: &Project, _options: &Options) -> Result<()> {
-    anyhow::bail!("verify is being written")
+/// Config fields compared, with the template that prints each on one line.
+const CONFIG: [(&str, &str); 10] = [
+    ("Env", "{{json .Config.Env}}"),
+    ("Cmd", "{{json .Config.Cmd}}"),
+    ("Entrypoint", "{{json .Config.Entrypoint}}"),
+    ("WorkingDir", "{{json .Config.WorkingDir}}"),
+    ("User", "{{json .Config.User}}"),
+    ("ExposedPorts", "{{json .Config.ExposedPorts}}"),
+    ("Volumes", "{{json .Config.Volumes}}"),
+    ("StopSignal", "{{json .Config.StopSignal}}"),
+    // Sorted by key; this tool's own label differs by design.
+    (
+        "Labels",
+        "{{range $k, $v := .Config.Labels}}{{if ne $k \"xtask.stages\"}}{{json $k}}:{{json $v}} {{end}}{{end}}",
+    ),
+    ("OnBuild", "{{json .Config.OnBuild}}"),
+];
+
+/// Paths every container has from the engine, not from the Dockerfile.
+const ENGINE_FILES: [&str; 4] = ["/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
+const ENGINE_DIRS: [&str; 3] = ["/dev", "/proc", "/sys"];
+
+pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()> {
+    let image = project.image(sh)?;
+    let engine = Engine::new(sh, &project.settings.engine, false)?;
+    let last = project.snippets.len() - 1;
+    let chain_tag = image.stage(last);
+    let main_tag = format!("{}:xtask-verify-{}", image.name, std::process::id());
+    let _cleanup = RemoveOnDrop { engine: &engine, tag: &main_tag };
+
+    let plan = Plan { stages: (0..=last).collect(), full: Some(main_tag.clone()) };
+    stages::build(sh, project, options, &image, plan)?;
+
+    eprintln!("comparing {chain_tag} (the chain) with the main Dockerfile's image");
+    let mut differences =
+        compare_config(&config(&engine, &chain_tag)?, &config(&engine, &main_tag)?);
+    differences.extend(compare_trees(&tree(&engine, &chain_tag)?, &tree(&engine, &main_tag)?));
+    for line in &differences {
+        println!("{line}");
+    }
+    if differences.is_empty() {
+        println!("the chain ({chain_tag}) and the main Dockerfile agree: same config, same files");
+        return Ok(());
+    }
+    Err(failure(
+        format!(
+            "the chain and the main Dockerfile differ in {} place{} (listed above)",
+            differences.len(),
+            if differences.len() == 1 { "" } else { "s" }
+        ),
+        "look for ONBUILD in a middle snippet, an ARG the chain does not see, or a snippet that depends on the stage before it being built in the same Dockerfile",
+    ))
+}
+
+/// Removes the temporary tag however the run ends.
+struct RemoveOnDrop<'a> {
+    engine: &'a Engine<'a>,
+    tag: &'a str,
+}
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        self.engine.remove(self.tag);
+    }
+}
+
+fn config(engine: &Engine<'_>, image: &str) -> Result<Vec<String>> {
+    let format: Vec<&str> = CONFIG.iter().map(|(_, template)| *template).collect();
+    let out = engine.inspect_format(image, &format.join("\n"))?;
+    Ok(out.split('\n').map(str::to_string).collect())
+}
+
+/// One line per config field whose values differ.
+fn compare_config(chain: &[String], main: &[String]) -> Vec<String> {
+    CONFIG
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (field, _))| {
+            let a = chain.get(i).map_or("", |s| empty_as_blank(s));
+            let b = main.get(i).map_or("", |s| empty_as_blank(s));
+            (a != b).then(|| format!("config {field}: chain {} | main {}", shown(a), shown(b)))
+        })
+        .collect()
+}
+
+/// `null`, `[]`, `{}` and `""` all say "nothing here".
+fn empty_as_blank(value: &str) -> &str {
+    match value.trim() {
+        "null" | "[]" | "{}" | "\"\"" => "",
+        other => other,
+    }
+}
+
+fn shown(value: &str) -> &str {
+    if value.is_empty() {
+        "(none)"
+    } else {
+        value
+    }
+}
+
+fn tree(engine: &Engine<'_>, image: &str) -> Result<BTreeMap<String, Entry>> {
+    let mut files = BTreeMap::new();
+    engine.export(image, |entry| {
+        let engine_made = ENGINE_FILES.contains(&entry.path.as_str())
+            || ENGINE_DIRS
+                .iter()
+                .any(|d| entry.path == *d || entry.path.starts_with(&format!("{d}/")));
+        if !engine_made && entry.path != "/" {
+            files.insert(entry.path.clone(), entry);
+        }
+    })?;
+    Ok(files)
+}
+
+/// One line per path that is missing on one side or differs.
+fn compare_trees(chain: &BTreeMap<String, Entry>, main: &BTreeMap<String, Entry>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (path, a) in chain {
+        match main.get(path) {
+            None => lines.push(format!("file {path}: only in the chain")),
+            Some(b) => {
+                let what = entry_differences(a, b);
+                if !what.is_empty() {
+                    lines.push(format!("file {path}: {}", what.join(", ")));
+                }
+            }
+        }
+    }
+    for path in main.keys().filter(|p| !chain.contains_key(*p)) {
+        lines.push(format!("file {path}: only in the main Dockerfile"));
+    }
+    lines
+}
+
+fn entry_differences(a: &Entry, b: &Entry) -> Vec<String> {
+    let mut what = Vec::new();
+    if a.kind != b.kind {
+        what.push(format!("type {} | {}", kind(a.kind), kind(b.kind)));
+    }
+    if a.mode != b.mode {
+        what.push(format!("mode {:04o} | {:04o}", a.mode, b.mode));
+    }
+    if (a.uid, a.gid) != (b.uid, b.gid) {
+        what.push(format!("owner {}:{} | {}:{}", a.uid, a.gid, b.uid, b.gid));
+    }
+    if a.size != b.size {
+        what.push(format!("size {} | {}", a.size, b.size));
+    }
+    if a.digest != b.digest && a.size == b.size {
+        what.push("content".to_string());
+    }
+    if a.link != b.link {
+        let link = |l: &Option<String>| l.clone().unwrap_or_else(|| "(none)".to_string());
+        what.push(format!("link target {} | {}", link(&a.link), link(&b.link)));
+    }
+    what
+}
+
+fn kind(kind: Kind) -> String {
+    match kind {
+        Kind::File => "file".to_string(),
+        Kind::HardLink => "hard link".to_string(),
+        Kind::Symlink => "symlink".to_string(),
+        Kind::CharDevice => "character device".to_string(),
+        Kind::BlockDevice => "block device".to_string(),
+        Kind::Directory => "directory".to_string(),
+        Kind::Fifo => "fifo".to_string(),
+        Kind::Other(flag) => format!("type {}", flag as char),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::freshness::LABEL;
+
+    fn entry(path: &str, mode: u32, digest: &str) -> Entry {
+        Entry {
+            path: path.to_string(),
+            kind: Kind::File,
+            mode,
+            uid: 0,
+            gid: 0,
+            size: 3,
+            digest: Some(digest.to_string()),
+            link: None,
+        }
+    }
+
+    #[test]
+    fn config_differences_name_the_field() {
+        let chain: Vec<String> =
+            ["[\"A=1\"]", "null", "null", "\"/app\"", "\"\"", "{}", "null", "\"\"", "", "[]"]
+                .map(String::from)
+                .to_vec();
+        let mut main = chain.clone();
+        main[0] = "[\"A=2\"]".to_string();
+        main[9] = "[\"RUN touch /x\"]".to_string();
+        main[1] = "[]".to_string();
+        assert_eq!(
+            compare_config(&chain, &main),
+            [
+                "config Env: chain [\"A=1\"] | main [\"A=2\"]",
+                "config OnBuild: chain (none) | main [\"RUN touch /x\"]"
+            ]
+        );
+        assert!(CONFIG[8].1.contains(LABEL));
+    }
+
+    #[test]
+    fn tree_differences_name_the_path() {
+        let mut chain = BTreeMap::new();
+        let mut main = BTreeMap::new();
+        chain.insert("/a".to_string(), entry("/a", 0o644, "x"));
+        main.insert("/a".to_string(), entry("/a", 0o755, "y"));
+        chain.insert("/only-chain".to_string(), entry("/only-chain", 0o644, "x"));
+        main.insert("/only-main".to_string(), entry("/only-main", 0o644, "x"));
+        assert_eq!(
+            compare_trees(&chain, &main),
+            [
+                "file /a: mode 0644 | 0755, content",
+                "file /only-chain: only in the chain",
+                "file /only-main: only in the main Dockerfile"
+            ]
+        );
+    }
 }

@@ -92,7 +92,7 @@ fn a_failing_stage_stops_the_chain_and_names_itself() {
             "stage 1 (.docker/Dockerfile.stage1) failed: docker build exited with exit status: 7",
         )
         .stderr_has("not built: stage 2, the full image")
-        .stdout_has("about to fail");
+        .stderr_has("about to fail");
     assert_eq!(repo.tags(), ["latest_stage0"]);
 }
 
@@ -134,9 +134,8 @@ fn status_follows_snippet_changes_and_parent_rebuilds() {
 
 #[test]
 fn image_names_with_a_registry_port_and_tag() {
-    let repo = Repo::new("port");
-    let name = format!("localhost:5000/{}", repo.name);
-    let registry_repo = Repo { name: name.clone() };
+    let registry_repo = Repo::at("localhost:5000", "port");
+    let name = registry_repo.name.clone();
     let project = Project::new("port");
     project.stages(&[&format!("FROM {BASE_IMAGE}"), "ENV X=1"]);
     project.xtask(&["stages", "1"]).env("DOCKER_IMAGE", format!("{name}:v2")).run().ok();

@@ -91,8 +91,17 @@ pub struct Repo {
 impl Repo {
     /// `xtask-test/<name>-<pid>`, so parallel and repeated runs never collide.
     pub fn new(name: &str) -> Repo {
+        Repo::named(format!("xtask-test/{name}-{}", std::process::id()))
+    }
+
+    /// The same, under a registry host: `<host>/xtask-test/<name>-<pid>`.
+    pub fn at(host: &str, name: &str) -> Repo {
+        Repo::named(format!("{host}/xtask-test/{name}-{}", std::process::id()))
+    }
+
+    fn named(name: String) -> Repo {
         engine();
-        let repo = Repo { name: format!("xtask-test/{name}-{}", std::process::id()) };
+        let repo = Repo { name };
         repo.remove_all();
         repo
     }

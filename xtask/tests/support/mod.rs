@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -1,0 +1,76 @@
+//! `cargo xtask verify` on the real engine: the chain agrees with the main
+//! Dockerfile, or each difference is named.
+
+mod support;
+
+use support::docker::{Repo, BASE_IMAGE};
+use support::Project;
+
+#[test]
+fn agreeing_chain_with_args_across_stages() {
+    let repo = Repo::new("verify-agree");
+    let project = Project::new("verify-agree");
+    project.stages(&[
+        &format!("FROM {BASE_IMAGE}\nARG VERSION=1\nARG APP_DIR=/app\nWORKDIR $APP_DIR\nCOPY code.txt ./"),
+        "ARG LEVEL=info\nENV LEVEL=$LEVEL\nEXPOSE 8000",
+        "RUN echo \"$VERSION $LEVEL\" > version.txt\nUSER 1000:1000\nCMD [\"cat\", \"version.txt\"]",
+    ]);
+    project.write("code.txt", "code");
+    let out = project
+        .xtask(&["verify", "--", "--build-arg", "VERSION=9"])
+        .env("DOCKER_IMAGE", &repo.name)
+        .run()
+        .ok()
+        .stdout_has("agree");
+    assert!(out.stdout().contains(&format!("{}:latest_stage2", repo.name)));
+    assert_eq!(
+        repo.tags(),
+        ["latest_stage0", "latest_stage1", "latest_stage2"],
+        "the temporary tag is removed"
+    );
+}
+
+#[test]
+fn onbuild_in_a_middle_snippet_diverges() {
+    let repo = Repo::new("verify-onbuild");
+    let project = Project::new("verify-onbuild");
+    project.stages(&[&format!("FROM {BASE_IMAGE}"), "ONBUILD RUN touch /triggered", "ENV DONE=1"]);
+    let out = project
+        .xtask(&["verify"])
+        .env("DOCKER_IMAGE", &repo.name)
+        .run()
+        .stderr_has("warning: .docker/Dockerfile.stage1:1: ONBUILD in stage 1")
+        .error(1, "the chain and the main Dockerfile differ in 2 places");
+    let stdout = out.stdout();
+    assert!(stdout.contains("file /triggered: only in the chain"), "{stdout}");
+    assert!(
+        stdout.contains("config OnBuild: chain (none) | main [\"RUN touch /triggered\"]"),
+        "{stdout}"
+    );
+    assert!(!repo.tags().iter().any(|t| t.contains("verify")), "the temporary tag is removed");
+}
+
+/// A chain file without the ARG re-declarations (edited by hand, built with
+/// NO_GEN) does not see the build arg: verify names the file that differs.
+#[test]
+fn a_chain_missing_an_arg_redeclaration_diverges() {
+    let repo = Repo::new("verify-arg");
+    let project = Project::new("verify-arg");
+    project.stages(&[
+        &format!("FROM {BASE_IMAGE}\nARG FLAVOUR=plain"),
+        "RUN echo \"$FLAVOUR\" > /flavour",
+    ]);
+    project.xtask(&["dockerfile"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+    let chain = project.read(".docker/generated/Dockerfile.stage1");
+    assert!(chain.contains("\nARG FLAVOUR=plain\n"), "{chain}");
+    project
+        .write(".docker/generated/Dockerfile.stage1", chain.replace("\nARG FLAVOUR=plain\n", "\n"));
+
+    let out = project
+        .xtask(&["verify", "--", "--build-arg", "FLAVOUR=spicy"])
+        .env("DOCKER_IMAGE", &repo.name)
+        .env("NO_GEN", "1")
+        .run()
+        .error(1, "differ in 1 place (listed above)");
+    assert_eq!(out.stdout().trim(), "file /flavour: size 1 | 6");
+}
