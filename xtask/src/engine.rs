@@ -70,7 +70,7 @@ impl<'a> Engine<'a> {
     /// also the check that the engine answers at all.
     pub(crate) fn local_tags(&self, repo: &str) -> Result<HashMap<String, String>> {
         let engine = &self.path;
-        let format = "{{.Tag}}\t{{.ID}}";
+        let format = "{{.Repository}}\t{{.Tag}}\t{{.ID}}";
         let out = cmd!(self.sh, "{engine} image ls --no-trunc --format {format} {repo}")
             .quiet()
             .ignore_status()
@@ -84,12 +84,7 @@ impl<'a> Engine<'a> {
             ));
         }
         let text = String::from_utf8_lossy(&out.stdout);
-        Ok(text
-            .lines()
-            .filter_map(|line| line.split_once('\t'))
-            .filter(|(tag, _)| *tag != "<none>")
-            .map(|(tag, id)| (tag.to_string(), normalize_id(id)))
-            .collect())
+        Ok(parse_local_tags(&text, repo))
     }
 
     /// The image id and the value of label `label` of each existing `refs`
@@ -116,6 +111,13 @@ impl<'a> Engine<'a> {
                 (normalize_id(id), value)
             })
             .collect())
+    }
+
+    /// Whether image configs keep ONBUILD triggers. Podman builds OCI images
+    /// by default, which drop them (with a warning), and its inspect output has
+    /// no such field.
+    pub(crate) fn keeps_onbuild(&self) -> bool {
+        !is_podman(&self.path)
     }
 
     /// The id of `tag`, read after building or pulling it.
@@ -272,6 +274,26 @@ fn success() -> ExitStatus {
     std::os::windows::process::ExitStatusExt::from_raw(0)
 }
 
+/// `image ls` rows of `repo`. Podman lists every name of an image that
+/// matches, so rows of other repositories sharing an image id are dropped; it
+/// also calls a local `ns/app` `localhost/ns/app`.
+fn parse_local_tags(text: &str, repo: &str) -> HashMap<String, String> {
+    let podman_local = format!("localhost/{repo}");
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            let (repository, tag, id) = (fields.next()?, fields.next()?, fields.next()?);
+            let ours = repository == repo || repository == podman_local;
+            (ours && tag != "<none>").then(|| (tag.to_string(), normalize_id(id)))
+        })
+        .collect()
+}
+
+/// Podman is recognised by its program name, even behind a path.
+fn is_podman(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("podman"))
+}
+
 /// Podman prints ids without the `sha256:` docker puts in front.
 fn normalize_id(id: &str) -> String {
     let id = id.trim();
@@ -306,6 +328,24 @@ mod tests {
     fn ids_are_normalized() {
         assert_eq!(normalize_id("abc\n"), "sha256:abc");
         assert_eq!(normalize_id("sha256:abc"), "sha256:abc");
+    }
+
+    #[test]
+    fn local_tags_of_one_repository() {
+        let text = "ns/app\tv1_stage0\tsha256:a\nlocalhost/ns/app\tv1_stage1\tb\nlocalhost/other\tv1_stage2\tsha256:a\nns/app\t<none>\tsha256:c\n";
+        let tags = parse_local_tags(text, "ns/app");
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tags["v1_stage0"], "sha256:a");
+        assert_eq!(tags["v1_stage1"], "sha256:b");
+        assert!(parse_local_tags("127.0.0.1:5000/x\tt\tsha256:d\n", "127.0.0.1:5000/x")
+            .contains_key("t"));
+    }
+
+    #[test]
+    fn podman_is_told_apart() {
+        assert!(is_podman(Path::new("/usr/bin/podman")));
+        assert!(is_podman(Path::new("podman-remote")));
+        assert!(!is_podman(Path::new("/usr/bin/docker")));
     }
 
     #[test]

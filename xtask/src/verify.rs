@@ -95,7 +95,13 @@ impl Drop for RemoveOnDrop<'_> {
 }
 
 fn config(engine: &Engine<'_>, image: &str) -> Result<Vec<String>> {
-    let format: Vec<&str> = CONFIG.iter().map(|(_, template)| *template).collect();
+    let format: Vec<&str> = CONFIG
+        .iter()
+        .map(|(field, template)| match *field {
+            "OnBuild" if !engine.keeps_onbuild() => "null",
+            _ => *template,
+        })
+        .collect();
     let out = engine.inspect_format(image, &format.join("\n"))?;
     Ok(out.split('\n').map(str::to_string).collect())
 }

@@ -92,11 +92,14 @@ fn missing_ancestors_are_built_down_to_the_nearest_existing_one() {
     let project = Project::new("ancestors");
     project.stages(&["FROM busybox", "RUN 1", "RUN 2", "RUN 3", "RUN 4"]);
     let fake = FakeEngine::new(&project);
-    fake.images(&[
-        ("latest_stage0", "sha256:zero"),
-        ("latest_stage1", "sha256:one"),
-        ("latest_stage4", "sha256:four"),
-    ]);
+    fake.images(
+        "ns/app",
+        &[
+            ("latest_stage0", "sha256:zero"),
+            ("latest_stage1", "sha256:one"),
+            ("latest_stage4", "sha256:four"),
+        ],
+    );
     let out = project
         .xtask(&["stages", "3"])
         .env("PATH", fake.path())
@@ -127,10 +130,11 @@ fn a_later_stage_on_an_older_parent_gets_a_warning() {
         (0..4).map(|n| (format!("latest_stage{n}"), format!("sha256:{n}"))).collect();
     let existing: Vec<(&str, &str)> =
         existing.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    fake.images(&existing);
+    fake.images("ns/app", &existing);
     project
         .xtask(&["stages", "1", "3"])
         .env("PATH", fake.path())
+        .env("DOCKER_IMAGE", "ns/app")
         .run()
         .ok()
         .stderr_has("warning: stage 3 builds on the existing image of stage 2, which still holds the old stage 1: run `cargo xtask stages 1-3`");
@@ -332,4 +336,32 @@ fn a_heavy_build_context_gets_a_warning() {
         .run()
         .ok()
         .stderr_lacks("build context");
+}
+
+#[test]
+fn the_engine_program_comes_from_docker() {
+    let project = three_stages("engine-program");
+    let fake = FakeEngine::new(&project);
+    std::fs::copy(fake.dir.join("docker"), fake.dir.join("podman")).unwrap();
+    let out = project
+        .xtask(&["stages", "0", "--dry-run"])
+        .env("PATH", fake.path())
+        .env("DOCKER", "podman")
+        .run()
+        .ok();
+    assert!(out.stdout().starts_with("podman build -t "), "{}", out.stdout());
+    assert_eq!(
+        fake.take_calls()[0],
+        "[image][ls][--no-trunc][--format][{{.Repository}}\t{{.Tag}}\t{{.ID}}][engine-program]"
+    );
+
+    let path = fake.dir.join("docker");
+    let out = project.xtask(&["stages", "0"]).env("DOCKER", &path).run().ok();
+    assert!(
+        out.stderr()
+            .contains(&format!("$ {} build -t engine-program:latest_stage0", path.display())),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(changes(fake.take_calls()).len(), 1);
 }

@@ -296,9 +296,9 @@ exit 0
         FakeEngine { dir }
     }
 
-    /// `image ls` answers with these `tag<TAB>id` lines.
-    pub fn images(&self, lines: &[(&str, &str)]) -> &FakeEngine {
-        let text: String = lines.iter().map(|(tag, id)| format!("{tag}\t{id}\n")).collect();
+    /// `image ls` answers with these tags of `repo` and their ids.
+    pub fn images(&self, repo: &str, lines: &[(&str, &str)]) -> &FakeEngine {
+        let text: String = lines.iter().map(|(tag, id)| format!("{repo}\t{tag}\t{id}\n")).collect();
         fs::write(self.dir.join("images"), text).unwrap();
         self
     }
