@@ -88,11 +88,7 @@ pub(crate) fn build(
     plan: Plan,
 ) -> Result<()> {
     let extra = build_args(project, options)?;
-    let chain = chain_texts(project, image)?;
-    for warning in context::warnings(&project.root) {
-        eprintln!("warning: {warning}");
-    }
-
+    // Every check that can refuse the run comes before anything is written.
     let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
     let local = match engine.local_tags(&image.name) {
         Ok(local) => local,
@@ -102,6 +98,10 @@ pub(crate) fn build(
         }
         Err(err) => return Err(err),
     };
+    let chain = chain_texts(project, image)?;
+    for warning in context::warnings(&project.root) {
+        eprintln!("warning: {warning}");
+    }
     interrupt::install();
 
     let mut pending: Vec<Option<usize>> = plan.stages.iter().map(|&s| Some(s)).collect();
