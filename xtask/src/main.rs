@@ -12,6 +12,8 @@ mod hook;
 mod image;
 mod interrupt;
 mod lexer;
+#[cfg(test)]
+mod lexer_fuzz;
 mod project;
 mod secrets;
 mod selection;
