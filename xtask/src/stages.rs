@@ -257,9 +257,10 @@ impl Run<'_> {
 
     fn pull(&mut self, n: usize) -> Result<bool> {
         let tag = self.image.stage(n);
+        self.check_interrupted(&format!("before pulling {tag}"))?;
         let started = Instant::now();
         let outcome = self.engine.pull(&tag)?;
-        self.check_interrupted(&format!("pulling {tag}"))?;
+        self.check_interrupted(&format!("while pulling {tag}"))?;
         if !outcome.status.success() {
             eprintln!("note: cannot pull {tag} ({}): building it", outcome.reason);
             return Ok(false);
@@ -325,9 +326,11 @@ impl Run<'_> {
     ) -> Result<()> {
         words.extend(self.extra.iter().map(|w| plain(w)));
         words.push(plain("."));
+        // A Ctrl-C between two builds stops the run before the next one.
+        self.check_interrupted(&format!("before building {what}"))?;
         let started = Instant::now();
         let status = self.engine.build(words)?;
-        self.check_interrupted(&format!("building {what}"))?;
+        self.check_interrupted(&format!("while building {what}"))?;
         if !status.success() {
             self.finish(stage, tag, started, Outcome::Failed);
             let not_built = self.not_built();
@@ -339,7 +342,7 @@ impl Run<'_> {
         self.finish(stage, tag.clone(), started, Outcome::Built);
         if self.options.push {
             let pushed = self.engine.push(&tag)?;
-            self.check_interrupted(&format!("pushing {tag}"))?;
+            self.check_interrupted(&format!("while pushing {tag}"))?;
             if !pushed.status.success() {
                 return Err(failure(
                     format!("pushing {tag} failed: {}", pushed.reason),
@@ -386,7 +389,7 @@ impl Run<'_> {
     fn check_interrupted(&mut self, what: &str) -> Result<()> {
         if interrupt::interrupted() {
             return Err(interrupted(format!(
-                "interrupted while {what}; not built: {}",
+                "interrupted {what}; not built: {}",
                 self.not_built()
             )));
         }
