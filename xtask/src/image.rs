@@ -30,9 +30,13 @@ impl Image {
     }
 }
 
-/// The image from the settings, else the git remote `origin` (its URL given by
-/// `origin`), else the project folder's name.
-pub(crate) fn resolve(settings: &Settings, root: &Path, origin: Option<&str>) -> Result<Image> {
+/// The image from the settings, else the git remote `origin` (whose URL
+/// `origin` reads, only when needed), else the project folder's name.
+pub(crate) fn resolve(
+    settings: &Settings,
+    root: &Path,
+    origin: impl FnOnce() -> Option<String>,
+) -> Result<Image> {
     let default_tag = || settings.docker_image_tag.clone().unwrap_or_else(|| "latest".to_string());
     let (name, tag, source) = if let Some(image) = &settings.docker_image {
         let (name, tag) = split_tag(image).map_err(|why| invalid("DOCKER_IMAGE", image, &why))?;
@@ -45,7 +49,7 @@ pub(crate) fn resolve(settings: &Settings, root: &Path, origin: Option<&str>) ->
         };
         (name.to_ascii_lowercase(), default_tag(), "A_GIT_NAMESPACE/A_GIT_PROJECT")
     } else {
-        let name = origin.and_then(remote_path).unwrap_or_else(|| {
+        let name = origin().as_deref().and_then(remote_path).unwrap_or_else(|| {
             sanitize(&root.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
         });
         (name, default_tag(), "the git remote or folder name")
@@ -228,7 +232,7 @@ mod tests {
         let settings = Settings::from_lookup(|name| {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         });
-        resolve(&settings, Path::new("/work/My Project_"), origin)
+        resolve(&settings, Path::new("/work/My Project_"), || origin.map(str::to_string))
     }
 
     fn full(vars: &[(&str, &str)], origin: Option<&str>) -> String {

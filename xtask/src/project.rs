@@ -70,12 +70,14 @@ impl Project {
     /// The image the settings, the git remote or the folder name give.
     pub(crate) fn image(&self, sh: &Shell) -> Result<Image> {
         let root = &self.root;
-        let origin = cmd!(sh, "git -C {root} config --get remote.origin.url")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .ok();
-        image::resolve(&self.settings, &self.root, origin.as_deref())
+        let origin = || {
+            cmd!(sh, "git -C {root} config --get remote.origin.url")
+                .quiet()
+                .ignore_stderr()
+                .read()
+                .ok()
+        };
+        image::resolve(&self.settings, &self.root, origin)
     }
 
     /// The chain file text of every stage for `image`.
