@@ -45,19 +45,23 @@ fn generation_matches_expected_files() {
             .ok();
         let expected = expected_dir().join(&case);
         assert_expected(&expected.join("Dockerfile"), &project.read("Dockerfile"));
+        // Expected chain files live in `chain/`: a folder named `generated`
+        // would get the `.gitignore` that keeps it out of git.
+        assert_eq!(project.read(".docker/generated/.gitignore"), "*\n");
         let mut chain: Vec<String> = fs::read_dir(project.path(".docker/generated"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|name| name != ".gitignore")
             .collect();
         chain.sort();
         for name in &chain {
             assert_expected(
-                &expected.join("generated").join(name),
+                &expected.join("chain").join(name),
                 &project.read(&format!(".docker/generated/{name}")),
             );
         }
         if std::env::var_os("UPDATE_EXPECT").is_none() {
-            let mut want: Vec<String> = fs::read_dir(expected.join("generated"))
+            let mut want: Vec<String> = fs::read_dir(expected.join("chain"))
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
                 .collect();
@@ -80,11 +84,8 @@ fn generated_files_pass_hadolint_parser() {
     for case in fs::read_dir(expected_dir()).unwrap() {
         let case = case.unwrap().path();
         files.push(case.join("Dockerfile"));
-        for chain in fs::read_dir(case.join("generated")).unwrap() {
-            let chain = chain.unwrap().path();
-            if chain.file_name().unwrap() != ".gitignore" {
-                files.push(chain);
-            }
+        for chain in fs::read_dir(case.join("chain")).unwrap() {
+            files.push(chain.unwrap().path());
         }
     }
     for file in files {
