@@ -7,6 +7,7 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::exit::failure;
+use crate::generate::GENERATED_BY;
 use crate::project::Project;
 
 pub(crate) const HELP: &str = "\
@@ -28,7 +29,13 @@ pub(crate) fn run(sh: &Shell, project: &Project, check: bool) -> Result<()> {
         return check_main(project);
     }
     let image = project.image(sh)?;
+    let previous = fs::read_to_string(project.main_dockerfile_path()).ok();
     let changed = project.write(&image)?;
+    if changed && previous.is_some_and(|text| !text.contains(GENERATED_BY)) {
+        eprintln!(
+            "warning: replaced ./Dockerfile, which `cargo xtask dockerfile` had not written: its old content is in git, move what it needs into the snippets"
+        );
+    }
     let n = project.snippets.len();
     println!(
         "Dockerfile {} ({n} snippets from {}); chain in {}/generated for {}",

@@ -175,10 +175,10 @@ fn check_generation(snippets: &[String]) -> bool {
         snippets.iter().flat_map(|s| instructions(s, escape)).collect();
     assert_eq!(instructions(&main, DEFAULT_ESCAPE), expected, "snippets {snippets:?}\nmain {main}");
 
-    for n in 1..snippets.len() {
+    for (n, snippet) in snippets.iter().enumerate().skip(1) {
         let chain = stages.chain_file(n, "p:t_stage0");
         let got = instructions(&chain, DEFAULT_ESCAPE);
-        let own = instructions(&snippets[n], escape);
+        let own = instructions(snippet, escape);
         assert_eq!(got[0], ("FROM".to_string(), "p:t_stage0".to_string()), "{chain}");
         assert!(
             got[1..].iter().take(got.len() - 1 - own.len()).all(|(k, _)| k == "ARG"),

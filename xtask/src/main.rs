@@ -1,5 +1,6 @@
 //! `cargo xtask`: Docker images built in stages. See README.md.
 
+mod cargo_toml;
 mod cli;
 mod context;
 mod dockerfile;

@@ -1,16 +1,422 @@
-//! `cargo xtask vendor DIR`: make another project use this xtask.
+//! `cargo xtask vendor DIR`: make another project (Rust or not) use this xtask.
+//! Every step writes only what is missing, so a second run changes nothing,
+//! and a file it cannot edit safely is explained instead of rewritten.
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use xshell::Shell;
 
+use crate::cargo_toml::{add_member, line_key, Members, Toml};
+use crate::exit::input_error;
+use crate::files;
+use crate::settings::Settings;
+use crate::snippets;
+
 pub(crate) const HELP: &str = "\
-Make the project in DIR use this xtask.
+Make the project in DIR (any project, Rust or not) use this xtask.
 
 Usage: cargo xtask vendor DIR
+
+What it writes in DIR, each only where missing, so running it again changes nothing:
+  xtask/                 this tool's Cargo.toml and src/ (updated to this version)
+  Cargo.lock             this tool's lock file, when DIR has none
+  .cargo/config.toml     the alias: xtask = \"run --package xtask --\"
+  Cargo.toml             a workspace with members = [\"xtask\"]; an existing workspace
+                         gets \"xtask\" added to its members when that edit is safe
+  .gitignore, .dockerignore
+                         a /target line
+  .docker/Dockerfile.stage0..4
+                         a commented skeleton (in STAGES_DIR when set), only when DIR
+                         has no snippets; existing snippets are never touched
+
+Where a file exists and cannot be edited safely (a package-only Cargo.toml, an
+[alias] table without xtask), it prints the exact lines to add and still exits 0.
+Refused, with nothing written (exit 2): DIR missing or not a folder, or DIR/xtask
+holding another crate.
+
+Options:
+  -h, --help
 ";
 
-pub(crate) fn run(_sh: &Shell, _dir: &Path) -> Result<()> {
-    anyhow::bail!("vendor is being written")
+const ALIAS_LINE: &str = "xtask = \"run --package xtask --\"";
+
+const WORKSPACE: &str = "\
+[workspace]
+members = [\"xtask\"]
+resolver = \"2\"
+
+# The xtask is compiled on every fresh clone: no debug info keeps that build and
+# its link step short, and nobody steps through it in a debugger.
+[profile.dev.package.xtask]
+debug = 0
+";
+
+/// The stage skeleton: valid as it is (stage 0 alone has instructions), and
+/// each snippet says what its stage is for.
+const SKELETON: [(&str, &str); 5] = [
+    (
+        "Dockerfile.stage0",
+        "\
+# Stage 0: the base image, and the code injected into it.
+# Pick the base image here, or per build: cargo xtask stages -- --build-arg BASE_IMAGE=...
+ARG BASE_IMAGE=debian:bookworm-slim
+FROM ${BASE_IMAGE}
+ARG APP_DIR=/srv/app
+WORKDIR ${APP_DIR}
+COPY . ${APP_DIR}/
+",
+    ),
+    (
+        "Dockerfile.stage1",
+        "\
+# Stage 1: code injection + OS packages and setup.
+# Inject only what this layer needs, so code edits do not redo it, for example:
+#   COPY .docker/apt.txt /tmp/apt.txt
+#   RUN apt-get update \\
+#       && xargs apt-get install -y --no-install-recommends < /tmp/apt.txt \\
+#       && rm -rf /var/lib/apt/lists/*
+",
+    ),
+    (
+        "Dockerfile.stage2",
+        "\
+# Stage 2: code injection + app packages (virtualenv, composer, bundler, cargo).
+# Copy the dependency manifests first, so this layer survives code edits, for example:
+#   COPY requirements.txt ./
+#   RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir -r requirements.txt
+# or composer.json + composer.lock and `composer install --no-dev`, Gemfile +
+# Gemfile.lock and `bundle install`, Cargo.toml + Cargo.lock and `cargo fetch`.
+",
+    ),
+    (
+        "Dockerfile.stage3",
+        "\
+# Stage 3 (final): code injection + app setup, for example:
+#   COPY . ./
+#   RUN python3 manage.py collectstatic --noinput
+#   EXPOSE 8000
+#   CMD [\"gunicorn\", \"app.wsgi\"]
+",
+    ),
+    (
+        "Dockerfile.stage4",
+        "\
+# Stage 4 (post final): cleanup of what the running image does not need, for example:
+#   RUN rm -rf /root/.cache /tmp/*
+",
+    ),
+];
+
+/// What the run did, printed at the end: one line per file, then what is
+/// left to do by hand.
+#[derive(Default)]
+struct Report {
+    lines: Vec<String>,
+    by_hand: Vec<String>,
+}
+
+impl Report {
+    fn file(&mut self, status: &str, rel: &str, note: &str) {
+        let note = if note.is_empty() { String::new() } else { format!(" ({note})") };
+        self.lines.push(format!("  {status:<10} {rel}{note}"));
+    }
+
+    /// `created` or `changed` for a write that happened, `unchanged` otherwise.
+    fn written(&mut self, existed: bool, changed: bool, rel: &str, note: &str) {
+        let status = match (existed, changed) {
+            (false, _) => "created",
+            (true, true) => "changed",
+            (true, false) => "unchanged",
+        };
+        self.file(status, rel, note);
+    }
+}
+
+pub(crate) fn run(_sh: &Shell, dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        let what = if dir.exists() { "is not a directory" } else { "does not exist" };
+        return Err(input_error(
+            format!("{} {what}", dir.display()),
+            "pass the folder of the project that should use the xtask: cargo xtask vendor DIR",
+        ));
+    }
+    let source = source_dir()?;
+    refuse_foreign_xtask(dir, &source)?;
+    let stages_dir = Settings::from_env().stages_dir;
+
+    let mut report = Report::default();
+    copy_crate(&source, dir, &mut report)?;
+    copy_lock(&source, dir, &mut report)?;
+    cargo_alias(dir, &mut report)?;
+    workspace(dir, &mut report)?;
+    ignore_target(dir, ".gitignore", &mut report)?;
+    ignore_target(dir, ".dockerignore", &mut report)?;
+    skeleton(dir, &stages_dir, &mut report)?;
+
+    // `.` says little in a report read later: show where it really went.
+    let shown = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    println!("Vendored the xtask into {}:", shown.display());
+    for line in &report.lines {
+        println!("{line}");
+    }
+    for task in &report.by_hand {
+        println!("\nTo do by hand: {task}");
+    }
+    println!("\nNext, in {}:", shown.display());
+    println!("  cargo xtask dockerfile   # writes ./Dockerfile from the snippets in {stages_dir}/");
+    println!("  cargo xtask stages       # builds every stage, then the full image");
+    Ok(())
+}
+
+/// The running xtask's package: where cargo says it is (`cargo run` sets
+/// CARGO_MANIFEST_DIR), else where it was compiled from.
+fn source_dir() -> Result<PathBuf> {
+    let runtime = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let compiled = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    runtime
+        .into_iter()
+        .chain([compiled.clone()])
+        .find(|dir| dir.join("Cargo.toml").is_file() && dir.join("src/main.rs").is_file())
+        .ok_or_else(|| {
+            input_error(
+                format!("cannot find the xtask's sources in {}", compiled.display()),
+                "run `cargo xtask vendor DIR` from a project that has the xtask/ folder",
+            )
+        })
+}
+
+/// DIR/xtask may be a crate of DIR's own: copying over it would destroy it.
+fn refuse_foreign_xtask(dir: &Path, source: &Path) -> Result<()> {
+    let target = dir.join("xtask");
+    if !target.exists() || same_dir(&target, source) {
+        return Ok(());
+    }
+    let ours = read_text(&source.join("Cargo.toml"))?;
+    let identity =
+        ours.lines().find(|l| l.starts_with("description")).unwrap_or("name = \"xtask\"");
+    let theirs = fs::read_to_string(target.join("Cargo.toml")).unwrap_or_default();
+    let empty = target.read_dir().is_ok_and(|mut entries| entries.next().is_none());
+    // An older copy of this tool may describe itself differently: its
+    // modules tell it apart from another crate named xtask.
+    let older = ["src/stages.rs", "src/generate.rs"].iter().all(|f| target.join(f).is_file());
+    if empty || older || theirs.lines().any(|l| l == identity) {
+        return Ok(());
+    }
+    Err(input_error(
+        format!("{} exists and is not this xtask (its Cargo.toml differs)", target.display()),
+        "move that folder away (or merge by hand) and run `cargo xtask vendor` again",
+    ))
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Writes `contents` to `rel` under `dir` and reports it.
+fn write(dir: &Path, rel: &str, contents: &str, report: &mut Report, note: &str) -> Result<()> {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let existed = path.exists();
+    let changed = files::ensure_file(&path, contents)?;
+    report.written(existed, changed, rel, note);
+    Ok(())
+}
+
+/// The crate's Cargo.toml and src/; its tests stay here, they need this
+/// repository's fixtures.
+fn copy_crate(source: &Path, dir: &Path, report: &mut Report) -> Result<()> {
+    write(dir, "xtask/Cargo.toml", &read_text(&source.join("Cargo.toml"))?, report, "")?;
+    let mut sources = Vec::new();
+    list_files(&source.join("src"), "", &mut sources)?;
+    for rel in &sources {
+        let text = read_text(&source.join("src").join(rel))?;
+        write(dir, &format!("xtask/src/{rel}"), &text, report, "")?;
+    }
+    // Files an older version had are left alone (cargo ignores a module that
+    // main.rs does not declare) but named, in case nobody else wrote them.
+    let mut present = Vec::new();
+    if !same_dir(&dir.join("xtask"), source) {
+        list_files(&dir.join("xtask/src"), "", &mut present)?;
+    }
+    for rel in present.iter().filter(|rel| !sources.contains(rel)) {
+        report.file("extra", &format!("xtask/src/{rel}"), "not part of this xtask: left as is");
+    }
+    Ok(())
+}
+
+/// Regular files under `dir`, as paths relative to it, sorted; hidden files
+/// (editor and temp files) are not sources.
+fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    let mut entries: Vec<_> = entries
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("cannot list {}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || name.ends_with('~') {
+            continue;
+        }
+        let rel = format!("{prefix}{name}");
+        let path = entry.path();
+        if path.is_dir() {
+            list_files(&path, &format!("{rel}/"), out)?;
+        } else if path.is_file() {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+/// The lock file pins what the xtask was tested with, and lets it build
+/// offline; DIR's own lock file wins, cargo adds the xtask's crates to it.
+fn copy_lock(source: &Path, dir: &Path, report: &mut Report) -> Result<()> {
+    let lock = source.parent().map(|p| p.join("Cargo.lock")).filter(|p| p.is_file());
+    let ours = match &lock {
+        Some(lock) => Some(read_text(lock)?),
+        None => None,
+    };
+    if dir.join("Cargo.lock").exists() {
+        let theirs = fs::read_to_string(dir.join("Cargo.lock")).ok();
+        let note = if theirs.is_some() && theirs == ours { "" } else { "yours is kept" };
+        report.file("unchanged", "Cargo.lock", note);
+        return Ok(());
+    }
+    match ours {
+        Some(text) => write(dir, "Cargo.lock", &text, report, ""),
+        None => {
+            report.file("skipped", "Cargo.lock", "the xtask has none: cargo will make one");
+            Ok(())
+        }
+    }
+}
+
+fn push_line(text: &mut String, line: &str) {
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(line);
+    text.push('\n');
+}
+
+/// `new` with CRLF line ends when the file it extends, `old`, has them.
+fn same_newlines(old: &str, new: String) -> String {
+    if old.contains("\r\n") {
+        new.replace("\r\n", "\n").replace('\n', "\r\n")
+    } else {
+        new
+    }
+}
+
+/// `.cargo/config.toml`'s alias: what makes `cargo xtask` work from any
+/// subfolder of DIR.
+fn cargo_alias(dir: &Path, report: &mut Report) -> Result<()> {
+    // Cargo still reads the old extensionless name when it is the only one.
+    let rel = if !dir.join(".cargo/config.toml").exists() && dir.join(".cargo/config").is_file() {
+        ".cargo/config"
+    } else {
+        ".cargo/config.toml"
+    };
+    let path = dir.join(rel);
+    if !path.exists() {
+        return write(dir, rel, &format!("[alias]\n{ALIAS_LINE}\n"), report, "");
+    }
+    let text = read_text(&path)?;
+    let toml = Toml::new(&text);
+    let table = toml.table("alias");
+    let dotted = !toml.keys(toml.root(), "alias.xtask").is_empty();
+    let in_table = table.is_some_and(|range| !toml.keys(range, "xtask").is_empty());
+    if dotted || in_table {
+        report.file("unchanged", rel, "has the xtask alias");
+        return Ok(());
+    }
+    let root_alias = toml.lines[..toml.root().1]
+        .iter()
+        .any(|l| line_key(l).is_some_and(|k| k == "alias" || k.starts_with("alias.")));
+    if table.is_some() || root_alias {
+        report.file("unchanged", rel, "has aliases of its own: see below");
+        let add = if table.is_some() {
+            format!("add this line to the [alias] table of {rel}:\n\n{ALIAS_LINE}")
+        } else {
+            format!(
+                "add this line to the top of {rel}, with its other aliases:\n\nalias.{ALIAS_LINE}"
+            )
+        };
+        report.by_hand.push(add);
+        return Ok(());
+    }
+    let mut new = text.clone();
+    if !new.trim().is_empty() {
+        push_line(&mut new, "");
+    }
+    push_line(&mut new, "[alias]");
+    push_line(&mut new, ALIAS_LINE);
+    write(dir, rel, &same_newlines(&text, new), report, "added the xtask alias")
+}
+
+fn workspace(dir: &Path, report: &mut Report) -> Result<()> {
+    let path = dir.join("Cargo.toml");
+    if !path.exists() {
+        return write(dir, "Cargo.toml", WORKSPACE, report, "");
+    }
+    match add_member(&read_text(&path)?) {
+        Members::AlreadyThere => report.file("unchanged", "Cargo.toml", "xtask is a member"),
+        Members::Edited(text) => write(dir, "Cargo.toml", &text, report, "added xtask to members")?,
+        Members::ByHand(task) => {
+            report.file("unchanged", "Cargo.toml", "not edited: see below");
+            report.by_hand.push(task);
+        }
+    }
+    Ok(())
+}
+
+/// Build output never belongs in git or in a Docker build context (a
+/// project's target/ easily weighs gigabytes).
+fn ignore_target(dir: &Path, rel: &str, report: &mut Report) -> Result<()> {
+    let path = dir.join(rel);
+    let text = if path.exists() { read_text(&path)? } else { String::new() };
+    let ignored = text.lines().map(str::trim).any(|l| {
+        let l = l.trim_start_matches("./").trim_start_matches("**/").trim_start_matches('/');
+        l == "target" || l == "target/"
+    });
+    if ignored {
+        report.file("unchanged", rel, "already ignores target");
+        return Ok(());
+    }
+    let mut new = text.clone();
+    push_line(&mut new, "/target");
+    let note = if text.is_empty() { "" } else { "added /target" };
+    write(dir, rel, &same_newlines(&text, new), report, note)
+}
+
+/// A commented skeleton for a project without snippets; a project that has
+/// any keeps them exactly as they are.
+fn skeleton(dir: &Path, stages_dir: &str, report: &mut Report) -> Result<()> {
+    let folder = dir.join(stages_dir);
+    // Snippets the tool would refuse are still the user's snippets.
+    let has_snippets =
+        folder.is_dir() && snippets::discover(dir, stages_dir).map_or(true, |s| !s.is_empty());
+    if has_snippets {
+        report.file("unchanged", &format!("{stages_dir}/"), "has snippets: left as they are");
+        return Ok(());
+    }
+    for (name, text) in SKELETON {
+        write(dir, &format!("{stages_dir}/{name}"), text, report, "")?;
+    }
+    if dir.join("Dockerfile").is_file() {
+        report.by_hand.push(format!(
+            "`cargo xtask dockerfile` will replace ./Dockerfile with the one the snippets \
+             make: move its instructions into {stages_dir}/Dockerfile.stage* first"
+        ));
+    }
+    Ok(())
 }

@@ -219,3 +219,14 @@ fn repository_dockerfile_is_current() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn replacing_a_hand_written_dockerfile_warns() {
+    let project = Project::new("hand-written");
+    project.stages(&["FROM busybox"]).write("Dockerfile", "FROM debian\nRUN make\n");
+    project.xtask(&["dockerfile"]).run().ok().stderr_has(
+        "warning: replaced ./Dockerfile, which `cargo xtask dockerfile` had not written",
+    );
+    project.snippet("Dockerfile.stage0", "FROM busybox:1\n");
+    project.xtask(&["dockerfile"]).run().ok().stderr_lacks("warning");
+}

@@ -324,3 +324,41 @@ exit 0
         std::env::join_paths(paths).unwrap()
     }
 }
+
+impl Project {
+    /// `program` run in the folder `rel` of the project (`""`: the root),
+    /// without the settings of the developer's shell, as `xtask` runs.
+    pub fn command(&self, rel: &str, program: &str, args: &[&str]) -> Run {
+        let mut command = Command::new(program);
+        command.args(args).current_dir(self.root.join(rel));
+        for name in SETTINGS {
+            command.env_remove(name);
+        }
+        command.env("GIT_CEILING_DIRECTORIES", self.root.parent().unwrap());
+        Run { command, root: self.root.clone() }
+    }
+}
+
+/// Makes sure `program --version` runs; a test that needs it fails here,
+/// saying how to install it, rather than skipping.
+pub fn require(program: &str, install: &str) {
+    let runs = Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !runs {
+        panic!(
+            "these tests need `{program}` and `{program} --version` fails.\nInstall it: {install}"
+        );
+    }
+}
+
+impl Project {
+    /// `cargo` in the folder `rel` of a project that has vendored the xtask:
+    /// offline (the vendored lock file must be enough), and with one target
+    /// dir for every test, so the dependencies compile once.
+    pub fn cargo(&self, rel: &str, args: &[&str]) -> Run {
+        require("cargo", "https://rustup.rs");
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendored");
+        self.command(rel, "cargo", args)
+            .env("CARGO_TARGET_DIR", target)
+            .env("CARGO_NET_OFFLINE", "true")
+    }
+}
