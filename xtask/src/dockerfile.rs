@@ -29,6 +29,7 @@ pub(crate) fn run(sh: &Shell, project: &Project, check: bool) -> Result<()> {
         return check_main(project);
     }
     let image = project.image(sh)?;
+    let _lock = project.lock()?;
     let previous = fs::read_to_string(project.main_dockerfile_path()).ok();
     let changed = project.write(&image)?;
     if changed && previous.is_some_and(|text| !text.contains(GENERATED_BY)) {

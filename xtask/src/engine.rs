@@ -4,6 +4,7 @@
 //! something is printed, shell-quoted, instead of run.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -128,10 +129,20 @@ impl<'a> Engine<'a> {
     /// `image inspect --format <format>` of one image.
     pub(crate) fn inspect_format(&self, image: &str, format: &str) -> Result<String> {
         let engine = &self.path;
-        cmd!(self.sh, "{engine} image inspect --format {format} {image}")
+        let out = cmd!(self.sh, "{engine} image inspect --format {format} {image}")
             .quiet()
-            .read()
-            .with_context(|| format!("cannot inspect image {image}"))
+            .ignore_status()
+            .output()
+            .with_context(|| format!("cannot run {}", self.program))?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "`{} image inspect {image}` failed: {}",
+                self.program,
+                first_line(&out.stderr)
+            );
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
     }
 
     /// Every file of `image`, from a container created (never started) for it
@@ -179,67 +190,49 @@ impl<'a> Engine<'a> {
     }
 
     /// Runs `<engine> build ...` with its output streaming to the terminal.
-    pub(crate) fn build(&self, words: &[Word]) -> Result<ExitStatus> {
+    pub(crate) fn build(&self, words: &[Word]) -> Result<Outcome> {
         self.stream("build", words)
     }
 
     /// Pushes `tag`; the caller decides what a failure means.
     pub(crate) fn push(&self, tag: &str) -> Result<Outcome> {
-        self.run_capturing_errors("push", tag)
+        self.stream("push", &[Word::Plain(tag.to_string())])
     }
 
     /// Pulls `tag`; in a dry run it is printed and assumed to succeed.
     pub(crate) fn pull(&self, tag: &str) -> Result<Outcome> {
-        self.run_capturing_errors("pull", tag)
+        self.stream("pull", &[Word::Plain(tag.to_string())])
     }
 
-    fn stream(&self, subcommand: &str, words: &[Word]) -> Result<ExitStatus> {
+    /// Runs `<engine> <subcommand> <words>`, or prints it in a dry run.
+    fn stream(&self, subcommand: &str, words: &[Word]) -> Result<Outcome> {
         let shown = self.show(subcommand, words);
-        if self.dry_run {
-            println!("{shown}");
-            return Ok(success());
-        }
-        eprintln!("$ {shown}");
-        let args = plain(words)?;
-        let engine = &self.path;
-        let command: Command = cmd!(self.sh, "{engine} {subcommand} {args...}").into();
-        self.wait(command, &shown).map(|(status, _)| status)
-    }
-
-    fn run_capturing_errors(&self, subcommand: &str, tag: &str) -> Result<Outcome> {
-        let words = [Word::Plain(tag.to_string())];
-        let shown = self.show(subcommand, &words);
         if self.dry_run {
             println!("{shown}");
             return Ok(Outcome { status: success(), reason: String::new() });
         }
         eprintln!("$ {shown}");
+        let args = plain(words)?;
         let engine = &self.path;
-        let mut command: Command = cmd!(self.sh, "{engine} {subcommand} {tag}").into();
-        command.stderr(Stdio::piped());
-        let (status, stderr) = self.wait(command, &shown)?;
-        Ok(Outcome { status, reason: first_line(&stderr) })
+        let command: Command = cmd!(self.sh, "{engine} {subcommand} {args...}").into();
+        self.wait(command, &shown)
     }
 
-    /// Spawns `command`, lets a Ctrl-C reach it, and waits for it. Its output
-    /// goes to our stderr, keeping stdout for what the xtask itself reports.
-    fn wait(&self, mut command: Command, shown: &str) -> Result<(ExitStatus, Vec<u8>)> {
-        command.stdin(Stdio::null()).stdout(std::io::stderr());
+    /// Spawns `command`, lets a Ctrl-C reach it, and waits for it. All its
+    /// output goes to our stderr as it comes, keeping stdout for what the
+    /// xtask itself reports; the last line of its error output is the reason
+    /// a failure reports.
+    fn wait(&self, mut command: Command, shown: &str) -> Result<Outcome> {
+        command.stdin(Stdio::null()).stdout(std::io::stderr()).stderr(Stdio::piped());
         let mut child = command.spawn().with_context(|| format!("cannot run {shown}"))?;
         interrupt::set_child(Some(child.id()));
         let stderr = child.stderr.take();
-        let captured = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut stderr) = stderr {
-                let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
-            }
-            buf
-        });
+        let tee = std::thread::spawn(move || stderr.map(tee_to_stderr).unwrap_or_default());
         let status = child.wait();
         interrupt::set_child(None);
-        let stderr = captured.join().unwrap_or_default();
+        let reason = tee.join().unwrap_or_default();
         let status = status.with_context(|| format!("cannot wait for {shown}"))?;
-        Ok((status, stderr))
+        Ok(Outcome { status, reason })
     }
 
     fn show(&self, subcommand: &str, words: &[Word]) -> String {
@@ -302,6 +295,31 @@ fn normalize_id(id: &str) -> String {
     } else {
         format!("sha256:{id}")
     }
+}
+
+/// Copies `from` to our stderr as it comes; returns its last non-empty line.
+fn tee_to_stderr(mut from: impl Read) -> String {
+    let mut out = std::io::stderr();
+    let mut buf = [0u8; 8192];
+    let mut line = Vec::new();
+    let mut last = Vec::new();
+    while let Ok(n @ 1..) = from.read(&mut buf) {
+        let _ = out.write_all(&buf[..n]);
+        for &b in &buf[..n] {
+            if b == b'\n' || b == b'\r' {
+                if line.iter().any(|b: &u8| !b.is_ascii_whitespace()) {
+                    last = std::mem::take(&mut line);
+                }
+                line.clear();
+            } else {
+                line.push(b);
+            }
+        }
+    }
+    if line.iter().any(|b| !b.is_ascii_whitespace()) {
+        last = line;
+    }
+    String::from_utf8_lossy(&last).trim().to_string()
 }
 
 fn first_line(bytes: &[u8]) -> String {

@@ -48,6 +48,11 @@ pub(crate) fn interrupted(message: impl Into<String>) -> anyhow::Error {
     exit(Code::Interrupted, message, "nothing after the interrupted step was built or tagged")
 }
 
+/// Whether `err` already carries its exit code.
+pub(crate) fn has_code(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<Exit>().is_some()
+}
+
 /// Prints the error of a run, if any, and turns it into the process exit code.
 pub(crate) fn report(result: anyhow::Result<()>) -> ExitCode {
     let Err(err) = result else { return ExitCode::SUCCESS };

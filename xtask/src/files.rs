@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 
+use crate::interrupt;
+
 /// Temp files end with this; their names start with a dot, so they never look
 /// like snippets (`Dockerfile*`).
 const TEMP_SUFFIX: &str = ".xtask-tmp";
@@ -52,6 +54,13 @@ pub(crate) fn remove_file(path: &Path) -> Result<()> {
     }
 }
 
+/// The pid in a temp file name: `.<name>.<pid>.<n>.xtask-tmp`.
+fn writer(temp_name: &str) -> Option<u32> {
+    let mut parts = temp_name.strip_suffix(TEMP_SUFFIX)?.rsplit('.');
+    parts.next()?;
+    parts.next()?.parse().ok()
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
@@ -59,8 +68,9 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.{n}{TEMP_SUFFIX}", std::process::id()))
 }
 
-/// Removes temp files that killed runs left in `dir`. Recent ones may belong to
-/// a run going on right now and are left alone.
+/// Removes temp files that killed runs left in `dir`: those whose writer is
+/// gone, and (where that cannot be asked) those old enough that no live run
+/// can still be writing them.
 pub(crate) fn remove_stale_temps(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     let now = SystemTime::now();
@@ -74,7 +84,7 @@ pub(crate) fn remove_stale_temps(dir: &Path) {
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP_AGE);
-        if old {
+        if old || writer(&name).is_some_and(|pid| !interrupt::process_alive(pid)) {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -83,6 +93,15 @@ pub(crate) fn remove_stale_temps(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_names_carry_their_writer() {
+        let temp = temp_path(Path::new("/p/Dockerfile.stage1"));
+        let name = temp.file_name().unwrap().to_string_lossy().to_string();
+        assert_eq!(writer(&name), Some(std::process::id()));
+        assert!(interrupt::process_alive(std::process::id()));
+        assert_eq!(writer(".x.xtask-tmp"), None);
+    }
 
     #[test]
     fn writes_only_changes_and_leaves_no_temp() {

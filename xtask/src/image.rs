@@ -54,7 +54,8 @@ pub(crate) fn resolve(
         });
         (name, default_tag(), "the git remote or folder name")
     };
-    let shown = format!("{name}:{tag}");
+    // A value the user set is shown as set, not with a default tag added.
+    let shown = settings.docker_image.clone().unwrap_or_else(|| format!("{name}:{tag}"));
     check_name(&name).map_err(|why| invalid(source, &shown, &why))?;
     check_tag(&tag).map_err(|why| invalid(source, &shown, &why))?;
     Ok(Image { name, tag })

@@ -20,14 +20,16 @@ pub(crate) fn set_child(pid: Option<u32>) {
 }
 
 #[cfg(unix)]
+extern "C" {
+    fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+    fn kill(pid: i32, sig: i32) -> i32;
+    fn _exit(status: i32) -> !;
+}
+
+#[cfg(unix)]
 pub(crate) fn install() {
     const SIGINT: i32 = 2;
     const SIGTERM: i32 = 15;
-    extern "C" {
-        fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
-        fn kill(pid: i32, sig: i32) -> i32;
-        fn _exit(status: i32) -> !;
-    }
     // Only async-signal-safe work here: atomics, kill and _exit.
     extern "C" fn on_signal(sig: i32) {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
@@ -50,3 +52,19 @@ pub(crate) fn install() {
 
 #[cfg(not(unix))]
 pub(crate) fn install() {}
+
+/// Whether process `pid` still runs (signal 0 checks without sending).
+#[cfg(unix)]
+pub(crate) fn process_alive(pid: u32) -> bool {
+    const ESRCH: i32 = 3;
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks that the process exists.
+    let found = unsafe { kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() != Some(ESRCH)
+}
+
+/// Without a way to ask, every process might still run.
+#[cfg(not(unix))]
+pub(crate) fn process_alive(_pid: u32) -> bool {
+    true
+}

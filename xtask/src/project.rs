@@ -87,6 +87,38 @@ impl Project {
             .collect()
     }
 
+    /// Waits for, then holds until the returned file is dropped, the project's
+    /// lock: the chain files name one image, so two runs with different
+    /// settings must not rewrite them under each other's builds. The engine's
+    /// lock goes with the process, however it ends.
+    pub(crate) fn lock(&self) -> Result<fs::File> {
+        let generated = self.generated_dir();
+        let path = generated.join(".lock");
+        let file = fs::create_dir_all(&generated)
+            .and_then(|()| {
+                fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)
+            })
+            .map_err(|err| {
+                input_error(
+                    format!("cannot open {}: {err}", path.display()),
+                    "check the folder's permissions",
+                )
+            })?;
+        if let Err(fs::TryLockError::WouldBlock) = file.try_lock() {
+            eprintln!(
+                "waiting for another `cargo xtask` run in this project to finish (it holds {})",
+                path.display()
+            );
+            file.lock().map_err(|err| {
+                input_error(
+                    format!("cannot lock {}: {err}", path.display()),
+                    "remove the file if no run is going on",
+                )
+            })?;
+        }
+        Ok(file)
+    }
+
     /// Writes the chain and the main Dockerfile (each only if it changed) and
     /// removes chain files of stages that no longer exist. Returns whether the
     /// main Dockerfile changed.

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 
@@ -33,36 +33,34 @@ pub(crate) fn discover(root: &Path, stages_dir: &str) -> Result<Vec<Snippet>> {
             format!("create {stages_dir}/Dockerfile.stage0, or set STAGES_DIR to the folder of your snippets"),
         ));
     }
-    let pattern = format!("{}/Dockerfile*", glob::Pattern::escape(&dir.to_string_lossy()));
+    // Listed with read_dir and matched with glob's patterns: glob::glob itself
+    // skips names that are not UTF-8, and such a snippet must be refused, not lost.
+    let snippet = glob::Pattern::new("Dockerfile*").expect("valid snippet pattern");
     let leftovers: Vec<glob::Pattern> =
         LEFTOVERS.iter().map(|p| glob::Pattern::new(p).expect("valid leftover pattern")).collect();
-    let main_dockerfile = root.join("Dockerfile");
+    // The main Dockerfile is an output, even when STAGES_DIR is the root.
+    let in_root = same_file(&dir, root);
+    let unreadable = |err: std::io::Error| {
+        input_error(format!("cannot list {stages_dir}: {err}"), "fix the folder's permissions")
+    };
 
     let mut names = Vec::new();
-    let paths = glob::glob(&pattern).map_err(|err| {
-        input_error(
-            format!("cannot list {stages_dir}: {err}"),
-            "set STAGES_DIR to a plain folder path",
-        )
-    })?;
-    for path in paths {
-        let path: PathBuf = path.map_err(|err| {
-            input_error(
-                format!("cannot read {}: {err}", err.path().display()),
-                "fix its permissions",
-            )
-        })?;
-        // The main Dockerfile is an output, even when STAGES_DIR is the root.
-        if !path.is_file() || same_file(&path, &main_dockerfile) {
+    for entry in fs::read_dir(&dir).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
+        let Some(file_name) = path.file_name() else { continue };
+        let Some(name) = file_name.to_str() else {
+            if file_name.as_encoded_bytes().starts_with(b"Dockerfile") {
+                return Err(input_error(
+                    format!("snippet file name {} is not UTF-8", path.display()),
+                    "rename it with UTF-8 characters only",
+                ));
+            }
             continue;
-        }
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            return Err(input_error(
-                format!("snippet file name {} is not UTF-8", path.display()),
-                "rename it",
-            ));
         };
-        if !leftovers.iter().any(|p| p.matches(name)) {
+        let wanted = snippet.matches(name)
+            && !leftovers.iter().any(|p| p.matches(name))
+            && !(in_root && name == "Dockerfile");
+        if wanted && path.is_file() {
             names.push(name.to_string());
         }
     }

@@ -11,7 +11,7 @@ use xshell::Shell;
 
 use crate::context;
 use crate::engine::{Engine, Word};
-use crate::exit::{failure, input_error, interrupted};
+use crate::exit::{self, failure, input_error, interrupted};
 use crate::freshness::{self, LABEL};
 use crate::image::Image;
 use crate::interrupt;
@@ -98,7 +98,16 @@ pub(crate) fn build(
         }
         Err(err) => return Err(err),
     };
-    let chain = chain_texts(project, image)?;
+    let on_disk = if project.settings.no_gen { Some(chain_on_disk(project)?) } else { None };
+    // Held until the last build: the builds read the chain files.
+    let _lock = project.lock()?;
+    let chain = match on_disk {
+        Some(chain) => chain,
+        None => {
+            project.write(image)?;
+            project.chain_texts(image)
+        }
+    };
     for warning in context::warnings(&project.root) {
         eprintln!("warning: {warning}");
     }
@@ -120,21 +129,17 @@ pub(crate) fn build(
         done: HashMap::new(),
         rows: Vec::new(),
         pending,
+        current: None,
     };
-    let result = run.execute(&plan.stages);
+    let result = run.execute(&plan.stages).map_err(|err| run.explain(err));
     if !options.dry_run {
         run.print_summary();
     }
     result
 }
 
-/// The chain file texts the builds use: regenerated and written, or with
-/// `NO_GEN` as they are on disk.
-fn chain_texts(project: &Project, image: &Image) -> Result<Vec<String>> {
-    if !project.settings.no_gen {
-        project.write(image)?;
-        return Ok(project.chain_texts(image));
-    }
+/// With `NO_GEN`, the builds use the chain files as they are on disk.
+fn chain_on_disk(project: &Project) -> Result<Vec<String>> {
     (0..project.snippets.len())
         .map(|n| {
             let file = project.chain_file(n);
@@ -219,6 +224,9 @@ struct Run<'a> {
     rows: Vec<Row>,
     /// What was asked for and is not done yet (`None`: the full image).
     pending: Vec<Option<usize>>,
+    /// The stage (`None`: the full image) being pulled or built, with its
+    /// tag and description, for errors that come from the engine mid-run.
+    current: Option<(Option<usize>, String, String)>,
 }
 
 impl Run<'_> {
@@ -257,6 +265,7 @@ impl Run<'_> {
 
     fn pull(&mut self, n: usize) -> Result<bool> {
         let tag = self.image.stage(n);
+        self.current = Some((Some(n), tag.clone(), format!("pulling {tag}")));
         self.check_interrupted(&format!("before pulling {tag}"))?;
         let started = Instant::now();
         let outcome = self.engine.pull(&tag)?;
@@ -288,6 +297,7 @@ impl Run<'_> {
         let last = self.project.snippets.len() - 1;
         let snippet = &self.project.snippets[n].display;
         eprintln!("stage {n}/{last} {snippet} -> {tag}");
+        self.current = Some((Some(n), tag.clone(), format!("stage {n} ({snippet})")));
         let parent = if n == 0 { Word::Plain(String::new()) } else { self.parent_id(n - 1)? };
         let chain = &self.chain[n];
         let label = match parent {
@@ -312,6 +322,7 @@ impl Run<'_> {
 
     fn build_full(&mut self, tag: String) -> Result<()> {
         eprintln!("full image Dockerfile -> {tag}");
+        self.current = Some((None, tag.clone(), "the full image (Dockerfile)".to_string()));
         let mut words = vec![plain("-t"), plain(&tag), plain("-f"), plain("Dockerfile")];
         self.build(&mut words, None, tag, "the full image (Dockerfile)")
     }
@@ -329,13 +340,19 @@ impl Run<'_> {
         // A Ctrl-C between two builds stops the run before the next one.
         self.check_interrupted(&format!("before building {what}"))?;
         let started = Instant::now();
-        let status = self.engine.build(words)?;
+        let built = self.engine.build(words)?;
         self.check_interrupted(&format!("while building {what}"))?;
-        if !status.success() {
+        if !built.status.success() {
             self.finish(stage, tag, started, Outcome::Failed);
             let not_built = self.not_built();
+            let reason =
+                if built.reason.is_empty() { String::new() } else { format!(": {}", built.reason) };
             return Err(failure(
-                format!("{what} failed: {} build exited with {status}", self.engine.program()),
+                format!(
+                    "{what} failed: {} build exited with {}{reason}",
+                    self.engine.program(),
+                    built.status
+                ),
                 format!("not built: {not_built}; fix it and run the same command again"),
             ));
         }
@@ -358,6 +375,7 @@ impl Run<'_> {
     }
 
     fn finish(&mut self, stage: Option<usize>, tag: String, started: Instant, outcome: Outcome) {
+        self.current = None;
         if let (Some(n), true) = (stage, outcome != Outcome::Failed) {
             self.done.insert(n, None);
         }
@@ -384,6 +402,29 @@ impl Run<'_> {
                 None => Ok(Word::Shell(self.engine.image_id_expression(&self.image.stage(n)))),
             },
         }
+    }
+
+    /// An error without an exit code of its own, met mid-run (the engine
+    /// stopped answering, say): the current stage failed, exit 1.
+    fn explain(&mut self, err: anyhow::Error) -> anyhow::Error {
+        if exit::has_code(&err) {
+            return err;
+        }
+        let what = match self.current.take() {
+            Some((stage, tag, what)) => {
+                self.finish(stage, tag, Instant::now(), Outcome::Failed);
+                what
+            }
+            None => "the run".to_string(),
+        };
+        failure(
+            format!("{what} failed: {err:#}"),
+            format!(
+                "not built: {}; check that the engine still answers (`{} info`)",
+                self.not_built(),
+                self.engine.program()
+            ),
+        )
     }
 
     fn check_interrupted(&mut self, what: &str) -> Result<()> {
