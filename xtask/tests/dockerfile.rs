@@ -51,7 +51,7 @@ fn generation_matches_expected_files() {
         let mut chain: Vec<String> = fs::read_dir(project.path(".docker/generated"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .filter(|name| name != ".gitignore")
+            .filter(|name| name.starts_with("Dockerfile.stage"))
             .collect();
         chain.sort();
         for name in &chain {

@@ -1,0 +1,199 @@
+//! Issue 7, point 4: concurrent runs. Several `xtask dockerfile` runs at once
+//! on one project end with the files a single run writes and no temp file;
+//! two `xtask stages` runs on different images at once (real engine) each
+//! build their own stages, on their own parents, with their own tags.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use support::docker::{docker, Repo, BASE_IMAGE};
+use support::Project;
+
+const RUNS: usize = 8;
+const STAGES: usize = 100;
+
+fn write_snippets(project: &Project, variant: usize) {
+    for n in 0..STAGES {
+        let text = match n {
+            0 => format!("FROM busybox\nARG V=v{variant}\n"),
+            _ => format!("ENV S{n}=v{variant}\nRUN echo {n} \\\n  && echo v{variant}\n"),
+        };
+        project.snippet(&format!("Dockerfile.stage{n}"), &text);
+    }
+}
+
+/// The real binary in `root`, started as a hook or a terminal would start it.
+fn xtask(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .args(args)
+        .current_dir(root)
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env("GIT_CEILING_DIRECTORIES", root.parent().unwrap())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for name in ["STAGES_DIR", "DOCKER_IMAGE", "DOCKER_BUILD_ARGS", "STAGES_TO_BUILD", "NO_GEN"] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+fn expect_success(output: &Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !stderr.contains("panicked") && !stderr.contains("error:"),
+        "{what}: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+    );
+}
+
+fn is_temp(rel: &str) -> bool {
+    rel.rsplit('/').next().unwrap().ends_with(".xtask-tmp")
+}
+
+fn generated(project: &Project) -> BTreeMap<String, Vec<u8>> {
+    project
+        .files()
+        .into_iter()
+        .filter(|(rel, _)| rel == "Dockerfile" || rel.starts_with(".docker/generated/"))
+        .collect()
+}
+
+#[test]
+fn concurrent_dockerfile_runs_write_what_one_run_writes() {
+    let project = Project::new("concurrent-gen");
+    let env = [("DOCKER_IMAGE", "xtask-test/concurrent")];
+    // What one run alone writes, for each variant of the snippets.
+    let mut expected = Vec::new();
+    for variant in [0, 1] {
+        write_snippets(&project, variant);
+        expect_success(&xtask(&project.root, &["dockerfile"], &env).output().unwrap(), "one run");
+        expected.push(generated(&project));
+    }
+    // The chain, the main Dockerfile, generated/.gitignore and the project lock.
+    assert_eq!(expected[0].len(), STAGES + 3);
+
+    // Each round changes every snippet, then starts the runs together.
+    for round in 0..4 {
+        let variant = round % 2;
+        write_snippets(&project, variant);
+        let children: Vec<Child> = (0..RUNS)
+            .map(|_| xtask(&project.root, &["dockerfile"], &env).spawn().unwrap())
+            .collect();
+        for (i, child) in children.into_iter().enumerate() {
+            expect_success(&child.wait_with_output().unwrap(), &format!("round {round}, run {i}"));
+        }
+        let files = generated(&project);
+        let temps: Vec<&String> = files.keys().filter(|rel| is_temp(rel)).collect();
+        assert!(temps.is_empty(), "round {round}: temp files left behind: {temps:?}");
+        assert!(
+            files == expected[variant],
+            "round {round}: the files differ from a single run's: {:?}",
+            files
+                .iter()
+                .filter(|(rel, bytes)| expected[variant].get(*rel) != Some(bytes))
+                .map(|(rel, _)| rel)
+                .collect::<Vec<_>>()
+        );
+        let all_temps: Vec<String> = project.files().into_keys().filter(|r| is_temp(r)).collect();
+        assert!(all_temps.is_empty(), "round {round}: temp files left behind: {all_temps:?}");
+        expect_success(
+            &xtask(&project.root, &["dockerfile", "--check"], &env).output().unwrap(),
+            "the check after the round",
+        );
+    }
+}
+
+/// Stage 0 takes a build arg that differs between the two runs and records it
+/// in the image, so a stage built on the other run's parent shows.
+fn flavoured_snippets(project: &Project) {
+    project.stages(&[
+        &format!("FROM {BASE_IMAGE}\nARG FLAVOUR=none\nENV FLAVOUR=${{FLAVOUR}}\nCOPY a /a\n"),
+        "ENV S1=1\nCOPY b /b\n",
+        "ENV S2=1\n",
+    ]);
+    project.write("a", "a");
+    project.write("b", "b");
+}
+
+/// Checks that `repo` holds every stage and the full image, each with the
+/// flavour of its own run, each stage's label naming its own parent, and
+/// that `status` calls every stage fresh.
+fn check_own_tags(project: &Project, repo: &Repo, flavour: &str) {
+    assert_eq!(repo.tags(), ["latest", "latest_stage0", "latest_stage1", "latest_stage2"]);
+    for tag in ["latest_stage0", "latest_stage1", "latest_stage2", "latest"] {
+        let env = docker(&["image", "inspect", "--format", "{{json .Config.Env}}", &repo.tag(tag)]);
+        assert!(
+            env.contains(&format!("\"FLAVOUR={flavour}\"")),
+            "{}: built on another run's stage ({env})",
+            repo.tag(tag)
+        );
+    }
+    for n in 1..3 {
+        let label = docker(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"xtask.stages\"}}",
+            &repo.tag(&format!("latest_stage{n}")),
+        ]);
+        let parent = repo.id(&format!("latest_stage{}", n - 1)).unwrap();
+        assert!(
+            label.ends_with(&format!(";parent={parent}")),
+            "{} label {label}, parent {parent}",
+            repo.tag(&format!("latest_stage{n}"))
+        );
+    }
+    let status = project.xtask(&["status"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+    let rows: Vec<String> = status.stdout().lines().skip(1).map(str::to_string).collect();
+    assert_eq!(rows.len(), 3, "{}", status.stdout());
+    assert!(rows.iter().all(|r| r.trim_end().ends_with("fresh")), "{}", status.stdout());
+}
+
+fn stages_at_once(runs: [(&Project, &Repo, &str); 2]) {
+    let children: Vec<Child> = runs
+        .iter()
+        .map(|(project, repo, flavour)| {
+            let arg = format!("FLAVOUR={flavour}");
+            xtask(
+                &project.root,
+                &["stages", "--", "--build-arg", &arg],
+                &[("DOCKER_IMAGE", &repo.name)],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for (child, (_, repo, _)) in children.into_iter().zip(&runs) {
+        expect_success(&child.wait_with_output().unwrap(), &format!("stages for {}", repo.name));
+    }
+    for (project, repo, flavour) in runs {
+        check_own_tags(project, repo, flavour);
+    }
+}
+
+/// The same checkout, two images (say two flavours of one app) built at once.
+#[test]
+fn two_stages_runs_on_different_images_in_one_project() {
+    let (a, b) = (Repo::new("conc-same-a"), Repo::new("conc-same-b"));
+    let project = Project::new("conc-same");
+    flavoured_snippets(&project);
+    stages_at_once([(&project, &a, "a"), (&project, &b, "b")]);
+}
+
+#[test]
+fn two_stages_runs_in_different_projects() {
+    let (a, b) = (Repo::new("conc-apart-a"), Repo::new("conc-apart-b"));
+    let (pa, pb) = (Project::new("conc-apart-a"), Project::new("conc-apart-b"));
+    flavoured_snippets(&pa);
+    flavoured_snippets(&pb);
+    stages_at_once([(&pa, &a, "a"), (&pb, &b, "b")]);
+}
