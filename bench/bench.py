@@ -1,0 +1,879 @@
+#!/usr/bin/env python3
+"""Benchmark of `cargo xtask` (issue 6): what stage builds save, what the tool costs.
+
+Run from the repository root:
+
+    python3 bench/bench.py [--runs N] [--quick] [--only 1,2,...] [--rev REV]
+                           [--keep-logs] [--target-root DIR]
+
+Everything runs on the real Docker engine, on a busybox base image imported
+locally (`xtask-bench/busybox:latest`, imported from /bin/busybox only when
+missing). Every image it builds is named `xtask-bench/...` and removed at the
+end, with the temp folders it made. The table goes to stdout (markdown), the
+progress to stderr. See bench/README.md for what each figure means.
+
+Standard library only (Python 3.9+).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BASE_IMAGE = "xtask-bench/busybox:latest"
+PREFIX = "xtask-bench"
+
+# The xtask's settings: cleared so that the caller's environment cannot change
+# what is measured; the bench sets the ones it needs explicitly.
+XTASK_SETTINGS = [
+    "STAGES_DIR", "DOCKER_IMAGE", "DOCKER_IMAGE_TAG", "A_GIT_NAMESPACE", "A_GIT_PROJECT",
+    "DOCKER_BUILD_ARGS", "A_ENV_NAME", "STAGES_TO_BUILD", "NO_GEN", "NO_STAGES_BUILD",
+    "NO_FULL_BUILD", "DOCKER", "CARGO_MANIFEST_DIR", "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+]
+
+FIGURES = {
+    1: "iteration",
+    2: "overhead",
+    3: "tool cost",
+    4: "build context",
+    5: "scaling",
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- results
+
+
+class Table:
+    """The rows of the final markdown table."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str, str, str]] = []
+        self.notes: list[str] = []
+
+    def times(self, name: str, values: list[float]) -> None:
+        self._add(name, values, fmt_seconds, "")
+
+    def bytes(self, name: str, values: list[float]) -> None:
+        self._add(name, values, fmt_bytes, "")
+
+    def ratio(self, name: str, a: list[float], b: list[float], fmt=None) -> float:
+        """median(a) / median(b); min and max are those of the run-by-run ratios
+        a[i] / b[i] (the runs are paired: interleaved, or taken alike)."""
+        fmt = fmt or fmt_seconds
+        med = statistics.median(a) / statistics.median(b)
+        pairs = [x / y for x, y in zip(a, b)]
+        source = f"{fmt(statistics.median(a))} / {fmt(statistics.median(b))}"
+        self.rows.append((name, f"**{med:.3f}**", f"{min(pairs):.3f}", f"{max(pairs):.3f}",
+                          str(len(pairs)), source))
+        return med
+
+    def _add(self, name, values, fmt, source) -> None:
+        self.rows.append((name, fmt(statistics.median(values)), fmt(min(values)),
+                          fmt(max(values)), str(len(values)), source))
+
+    def markdown(self) -> str:
+        head = ("figure", "median", "min", "max", "runs", "ratio of medians: a / b")
+        lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * len(head)) + " |"]
+        for row in sorted(self.rows, key=lambda r: r[0].split(".")[0]):
+            lines.append("| " + " | ".join(row) + " |")
+        return "\n".join(lines)
+
+
+def fmt_seconds(v: float) -> str:
+    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def fmt_bytes(v: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if v >= size:
+            return f"{v / size:.1f} {unit}"
+    return f"{v:.0f} B"
+
+
+def parse_docker_size(text: str) -> float:
+    """Docker's human sizes (`units.HumanSize`: decimal, `%.4g`): 2.048kB, 214.5MB."""
+    m = re.fullmatch(r"([\d.]+)\s*([kKMGTP]?B)", text.strip())
+    if not m:
+        raise BenchError(f"cannot parse the size {text!r}")
+    scale = {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15}
+    return float(m.group(1)) * scale[m.group(2)]
+
+
+# --------------------------------------------------------------------------- the bench
+
+
+class Bench:
+    def __init__(self, runs: int, target_root: Path | None, only: set[int]) -> None:
+        self.runs = runs
+        self.only = only
+        self.table = Table()
+        self.diagnostics: list[str] = []
+        self.tmp = Path(tempfile.mkdtemp(prefix="xtask-bench-"))
+        self.logs = self.tmp / "logs"
+        self.logs.mkdir()
+        self.log_n = 0
+        # Bench-owned cargo target dirs: kept apart from everyone else's target/.
+        self.own_target_root = target_root is None
+        if target_root is None:
+            self.target_root = self.tmp / "target"
+        else:
+            self.target_root = target_root / f"xtask-bench-{os.getpid()}"
+        self.target_root.mkdir(parents=True, exist_ok=True)
+        self.warm_target = self.target_root / "xtask"
+        self.pid = os.getpid()
+        self.repos: list[str] = []  # image repositories this run owns
+        self.ids: list[str] = []  # every image id built under them, oldest first
+        self.base_imported = False
+        self.env = {k: v for k, v in os.environ.items() if k not in XTASK_SETTINGS}
+        self.env["CARGO_NET_OFFLINE"] = "true"
+        self.docker = shutil.which("docker")
+        self.git = shutil.which("git")
+        self.project = self.tmp / "project"
+        self.ratios: dict[str, float] = {}
+        self.warnings: list[str] = []  # what the xtask warned about, once each
+        self.keep_logs = False
+        self.rev: str | None = None  # take the xtask from this git revision, not the working tree
+        self.builder = "BuildKit (no legacy `Sending build context` line seen)"
+
+    # ----------------------------------------------------------------- processes
+
+    def _logfile(self, what: str) -> Path:
+        self.log_n += 1
+        safe = re.sub(r"[^A-Za-z0-9]+", "-", what)[:60]
+        return self.logs / f"{self.log_n:04d}-{safe}.log"
+
+    def run(self, cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True,
+            ok_codes=(0,)) -> tuple[float, int, str]:
+        """Runs `cmd` with stdout and stderr to a log file; returns (seconds,
+        exit code, output). Timing is wall clock around the process."""
+        logfile = self._logfile(" ".join(cmd[:4]))
+        with open(logfile, "wb") as out:
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=cwd, env=env or self.env, stdin=subprocess.DEVNULL,
+                                  stdout=out, stderr=subprocess.STDOUT)
+            seconds = time.perf_counter() - start
+        text = logfile.read_text(errors="replace")
+        if cmd[:2] == ["cargo", "xtask"] or cmd[0].endswith("/xtask"):
+            for line in text.splitlines():
+                if line.startswith("warning:") and line not in self.warnings:
+                    self.warnings.append(line)
+        if check and proc.returncode not in ok_codes:
+            tail = "\n".join(text.splitlines()[-25:])
+            raise BenchError(f"`{shlex.join(cmd)}` in {cwd} exited with {proc.returncode}:\n{tail}")
+        if "Sending build context to Docker daemon" in text:
+            self.builder = "legacy builder"
+        return seconds, proc.returncode, text
+
+    def out(self, cmd: list[str], cwd: Path | None = None, env: dict | None = None,
+            lenient: bool = False) -> str:
+        """stdout of `cmd` (stderr kept apart); fails on a non-zero exit unless
+        `lenient`."""
+        proc = subprocess.run(cmd, cwd=cwd or self.tmp, env=env or self.env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if proc.returncode != 0 and not lenient:
+            raise BenchError(f"`{shlex.join(cmd)}` exited with {proc.returncode}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def xtask_env(self, **extra: str) -> dict:
+        env = dict(self.env)
+        env["CARGO_TARGET_DIR"] = str(self.warm_target)
+        env.update(extra)
+        return env
+
+    def xtask(self, args: list[str], check=True, ok_codes=(0,), **extra) -> tuple[float, int, str]:
+        return self.run(["cargo", "xtask", *args], self.project, self.xtask_env(**extra),
+                        check=check, ok_codes=ok_codes)
+
+    # ----------------------------------------------------------------- images
+
+    def docker_ok(self, *args: str) -> bool:
+        return subprocess.run([self.docker, *args], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+    def own_repo(self, name: str) -> str:
+        repo = f"{PREFIX}/{name}-{self.pid}"
+        self.repos.append(repo)
+        return repo
+
+    def remember(self, repo: str) -> None:
+        """Records the ids of `repo`'s images, so that the ones a later build
+        leaves dangling can still be removed at the end."""
+        out = self.out([self.docker, "image", "ls", "--no-trunc", "--format", "{{.ID}}", repo])
+        for image_id in out.split():
+            if image_id not in self.ids:
+                self.ids.append(image_id)
+
+    def ids_of(self, repo: str) -> dict[str, str]:
+        out = self.out([self.docker, "image", "ls", "--no-trunc", "--format",
+                        "{{.Tag}} {{.ID}}", repo])
+        return dict(line.split() for line in out.splitlines() if line.strip())
+
+    def ensure_base(self) -> None:
+        if not self.docker:
+            raise BenchError("no `docker` on PATH")
+        if not self.docker_ok("info"):
+            raise BenchError("`docker info` fails: start the engine (`sudo dockerd &`)")
+        if self.docker_ok("image", "inspect", BASE_IMAGE):
+            return
+        busybox = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if Path(p).exists()), None)
+        if busybox is None:
+            raise BenchError("a static busybox is needed for the base image: "
+                             "`sudo apt-get install busybox-static`")
+        log(f"importing {BASE_IMAGE} from {busybox}")
+        rootfs = self.tmp / "rootfs"
+        for d in ("bin", "tmp", "etc"):
+            (rootfs / d).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(busybox, rootfs / "bin" / "busybox")
+        for applet in self.out([busybox, "--list"]).split():
+            if applet != "busybox":
+                try:
+                    os.symlink("busybox", rootfs / "bin" / applet)
+                except FileExistsError:
+                    pass
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        imp = subprocess.run([self.docker, "import", "-c", "ENV PATH=/bin", "-c",
+                              'CMD ["/bin/sh"]', "-", BASE_IMAGE], stdin=tar.stdout,
+                             stdout=subprocess.DEVNULL)
+        tar.stdout.close()
+        if tar.wait() != 0 or imp.returncode != 0:
+            raise BenchError("docker import of the busybox rootfs failed")
+        self.base_imported = True
+        shutil.rmtree(rootfs, ignore_errors=True)
+
+    # ----------------------------------------------------------------- cleanup
+
+    def cleanup(self) -> None:
+        log("cleaning up images and temp folders")
+        try:
+            self.cleanup_images()
+        except (BenchError, OSError) as err:
+            log(f"warning: image cleanup incomplete: {err}")
+        if self.keep_logs:
+            kept = Path(tempfile.gettempdir()) / f"xtask-bench-logs-{self.pid}"
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.move(str(self.logs), kept)
+            log(f"the log of every command is kept in {kept}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if not self.own_target_root:
+            shutil.rmtree(self.target_root, ignore_errors=True)
+
+    def cleanup_images(self) -> None:
+        base_id = None
+        if self.base_imported:
+            base_id = self.out([self.docker, "image", "inspect", "--format", "{{.Id}}",
+                                BASE_IMAGE]).strip()
+        tagged = []
+        for repo in self.repos:
+            try:
+                self.remember(repo)
+                tagged += [f"{repo}:{tag}" for tag in self.ids_of(repo)]
+            except BenchError:
+                pass
+        # Stopped containers an interrupted build leaves behind, on this run's images.
+        for ancestor in tagged + ([base_id] if base_id else []):
+            out = self.out([self.docker, "ps", "-aq", "--filter", f"ancestor={ancestor}",
+                            "--filter", "status=exited", "--filter", "status=created"],
+                           lenient=True)
+            for container in out.split():
+                self.docker_ok("rm", container)
+        for tag in tagged:
+            self.docker_ok("rmi", tag)
+        # Dangling images left by rebuilds: newest first, so children go before parents.
+        pending = list(reversed(self.ids))
+        for _ in range(3):
+            pending = [i for i in pending if self.docker_ok("image", "inspect", i)
+                       and not self.docker_ok("rmi", i)]
+            if not pending:
+                break
+        if base_id:
+            # Everything built on the base this run imported is this run's, including
+            # the untagged steps of a build cut short: deepest first.
+            for image_id in reversed(self.descendants(base_id)):
+                self.docker_ok("rmi", image_id)
+            self.docker_ok("rmi", BASE_IMAGE)
+        if pending and any(self.docker_ok("image", "inspect", i) for i in pending):
+            log(f"warning: could not remove images {' '.join(pending)}")
+
+    def descendants(self, root: str) -> list[str]:
+        """Image ids whose parent chain reaches `root`, parents before children."""
+        every = self.out([self.docker, "image", "ls", "-a", "-q", "--no-trunc"], lenient=True).split()
+        if not every:
+            return []
+        parents = dict(line.split(" ", 1) for line in self.out(
+            [self.docker, "image", "inspect", "--format", "{{.Id}} {{.Parent}}", *set(every)],
+            lenient=True).splitlines() if " " in line)
+        children: dict[str, list[str]] = {}
+        for child, parent in parents.items():
+            children.setdefault(parent.strip(), []).append(child)
+        order, queue = [], [root]
+        while queue:
+            for child in children.get(queue.pop(0), []):
+                order.append(child)
+                queue.append(child)
+        return order
+
+    # ----------------------------------------------------------------- projects
+
+    def make_project(self) -> None:
+        """A copy of the repository's vendored xtask (sources and manifests
+        only), with its own snippets: a project that uses the tool."""
+        p = self.project
+        (p / "xtask").mkdir(parents=True)
+        if self.rev:
+            # The files as committed in `rev`, whatever the working tree holds.
+            archive = subprocess.Popen(["git", "-C", str(REPO), "archive", self.rev, "--",
+                                        "Cargo.toml", "Cargo.lock", ".cargo",
+                                        "xtask/Cargo.toml", "xtask/src"], stdout=subprocess.PIPE)
+            untar = subprocess.run(["tar", "-x", "-C", str(p)], stdin=archive.stdout)
+            archive.stdout.close()
+            if archive.wait() != 0 or untar.returncode != 0:
+                raise BenchError(f"cannot take the xtask from git revision {self.rev}")
+            ignore = self.out(["git", "-C", str(REPO), "show", f"{self.rev}:.dockerignore"],
+                              lenient=True)
+        else:
+            for name in ("Cargo.toml", "Cargo.lock"):
+                shutil.copy2(REPO / name, p / name)
+            shutil.copytree(REPO / ".cargo", p / ".cargo")
+            shutil.copy2(REPO / "xtask" / "Cargo.toml", p / "xtask" / "Cargo.toml")
+            shutil.copytree(REPO / "xtask" / "src", p / "xtask" / "src")
+            ignore = ((REPO / ".dockerignore").read_text()
+                      if (REPO / ".dockerignore").exists() else "")
+        # The snippet sets of figure 5 stay out of the build contexts.
+        (p / ".dockerignore").write_text(ignore + "/bench-sets\n")
+        self.write_code(0)
+        write_snippets(p / ".docker", iteration_snippets())
+
+    def write_code(self, n: int) -> None:
+        code = self.project / "app" / "code.txt"
+        code.parent.mkdir(exist_ok=True)
+        code.write_text(f"code change {n} at {time.time_ns()}\n")
+
+    def build_warm_xtask(self) -> None:
+        if (self.warm_target / "debug" / "xtask").exists():
+            return
+        log("building the xtask once (untimed)")
+        env = dict(self.env, CARGO_TARGET_DIR=str(self.warm_target))
+        self.run(["cargo", "build", "-p", "xtask", "--offline"], self.project, env)
+
+    # ----------------------------------------------------------------- figure 3
+
+    def tool_cost(self) -> None:
+        log("figure 3: tool cost (cold builds, warm runs)")
+        empty = self.tmp / "empty"
+        (empty / "xtask" / "src").mkdir(parents=True)
+        shutil.copy2(REPO / "Cargo.toml", empty / "Cargo.toml")  # same workspace and profile
+        shutil.copytree(REPO / ".cargo", empty / ".cargo")       # same alias
+        (empty / "xtask" / "Cargo.toml").write_text(
+            '[package]\nname = "xtask"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n')
+        (empty / "xtask" / "src" / "main.rs").write_text("fn main() {}\n")
+        empty_warm = self.target_root / "empty"
+        empty_env = dict(self.env, CARGO_TARGET_DIR=str(empty_warm))
+        self.run(["cargo", "build", "-p", "xtask", "--offline"], empty, empty_env)
+
+        cold_x, cold_e = [], []
+        for i in range(self.runs):
+            for which, cwd, dest in (("xtask", self.project, cold_x), ("empty", empty, cold_e)):
+                tdir = self.target_root / f"cold-{which}-{i}"
+                shutil.rmtree(tdir, ignore_errors=True)
+                env = dict(self.env, CARGO_TARGET_DIR=str(tdir))
+                secs, _, _ = self.run(["cargo", "build", "-p", "xtask", "--offline"], cwd, env)
+                dest.append(secs)
+                if which == "xtask" and not (self.warm_target / "debug" / "xtask").exists():
+                    tdir.rename(self.warm_target)  # the first cold build serves the warm runs
+                else:
+                    shutil.rmtree(tdir, ignore_errors=True)
+            log(f"  cold run {i + 1}: xtask {cold_x[-1]:.1f} s, empty binary {cold_e[-1]:.1f} s")
+
+        if "Compiling" in self.xtask(["dockerfile"])[2]:
+            log("  note: cargo rebuilt the xtask in the moved target dir (untimed)")
+        warm_x, warm_e = [], []
+        self.xtask(["dockerfile", "--check"])
+        self.run(["cargo", "xtask"], empty, empty_env)
+        for i in range(self.runs):
+            warm_x.append(self.xtask(["dockerfile", "--check"])[0])
+            warm_e.append(self.run(["cargo", "xtask"], empty, empty_env)[0])
+        direct = []
+        for i in range(self.runs):
+            direct.append(self.run([str(self.warm_target / "debug" / "xtask"), "dockerfile",
+                                    "--check"], self.project, self.env)[0])
+        t = self.table
+        t.times("3. cold `cargo build -p xtask` (empty target dir, offline)", cold_x)
+        t.times("3. cold `cargo build -p xtask` of an empty `fn main(){}` (the floor)", cold_e)
+        self.ratios["cold"] = t.ratio("3. cold build ratio: xtask / empty binary", cold_x, cold_e)
+        t.times("3. warm `cargo xtask dockerfile --check`", warm_x)
+        t.times("3. warm `cargo xtask` of the empty binary (the floor)", warm_e)
+        self.ratios["warm"] = t.ratio("3. warm run ratio: check / empty binary", warm_x, warm_e)
+        t.times("3. (diag) `target/debug/xtask dockerfile --check`, no cargo", direct)
+
+    # ----------------------------------------------------------------- figure 1
+
+    def iteration(self, repo: str) -> None:
+        log("figure 1: iteration after a code change (setup: build every stage, untimed)")
+        env = {"DOCKER_IMAGE": repo}
+        self.xtask(["stages"], **env)
+        self.remember(repo)
+        # The xtask's own stage-3 command, to run it directly (diag).
+        dry = self.out(["cargo", "xtask", "stages", "3", "--dry-run"], cwd=self.project,
+                       env=self.xtask_env(**env)).strip().splitlines()
+        if len(dry) != 1:
+            raise BenchError(f"expected one command from `stages 3 --dry-run`, got {dry}")
+        a, b, c, d = [], [], [], []
+        for i in range(self.runs):
+            self.write_code(4 * i + 1)
+            a.append(self.xtask(["stages", "3"], **env)[0])
+            self.remember(repo)
+            self.write_code(4 * i + 2)
+            b.append(self.run([self.docker, "build", "-t", f"{repo}:latest", "-f", "Dockerfile",
+                               "."], self.project)[0])
+            self.remember(repo)
+            self.write_code(4 * i + 3)
+            d.append(self.run(["sh", "-c", dry[0]], self.project)[0])
+            self.remember(repo)
+            # The chain file alone, without the freshness label (which the legacy
+            # builder turns into one more build step): what the label costs.
+            self.write_code(4 * i + 4)
+            c.append(self.run([self.docker, "build", "-t", f"{repo}:bench-nolabel", "-f",
+                               ".docker/generated/Dockerfile.stage3", "."], self.project)[0])
+            self.remember(repo)
+            log(f"  run {i + 1}: cargo xtask stages 3 {a[-1]:.2f} s, docker build {b[-1]:.2f} s, "
+                f"its command directly {d[-1]:.2f} s, without label {c[-1]:.2f} s")
+        t = self.table
+        t.times("1. `cargo xtask stages 3` after a code change", a)
+        t.times("1. `docker build -f Dockerfile .` after a code change", b)
+        self.ratios["iteration"] = t.ratio("1. iteration ratio: stages 3 / full build (expected < 0.35)", a, b)
+        t.times("1. (diag) the xtask's stage-3 `docker build` (from `--dry-run`) run directly, "
+                "after a code change", d)
+        t.times("1. (diag) the same without its `--label`, after a code change", c)
+        t.ratio("1. (diag) label step: stage-3 build with / without `--label`", d, c)
+
+    # ----------------------------------------------------------------- figure 2
+
+    def overhead(self, repo: str) -> None:
+        log("figure 2: overhead with nothing changed (setup: bring stages 0-3 up to date)")
+        env = {"DOCKER_IMAGE": repo}
+        self.xtask(["stages", "0", "1", "2", "3"], **env)
+        self.remember(repo)
+        dry = self.out(["cargo", "xtask", "stages", "0", "1", "2", "3", "--dry-run"],
+                       cwd=self.project, env=self.xtask_env(**env))
+        commands = [line for line in dry.splitlines() if line.strip()]
+        if len(commands) != 4:
+            raise BenchError(f"expected 4 commands from --dry-run, got:\n{dry}")
+        script = "set -e\n" + "\n".join(commands) + "\n"
+        (self.tmp / "direct.sh").write_text(script)
+        self.diagnostics.append("Direct commands (from `cargo xtask stages 0 1 2 3 --dry-run`), "
+                                "run as one `sh -c` from the project root:\n\n```sh\n"
+                                + script.replace(repo, f"{PREFIX}/iter-PID") + "```")
+        before = self.ids_of(repo)
+        binary = str(self.warm_target / "debug" / "xtask")
+        xenv = dict(self.env, DOCKER_IMAGE=repo)
+        direct_cmd = ["sh", "-c", script]
+        # One untimed round of each, then A, B, C interleaved run by run.
+        self.xtask(["stages", "0", "1", "2", "3"], **env)
+        self.run(direct_cmd, self.project)
+        self.run([binary, "stages", "0", "1", "2", "3"], self.project, xenv)
+        a, b, c = [], [], []
+        # Three times the runs of the other figures: each round takes a second or
+        # two, and this ratio is the one machine noise moves most.
+        for i in range(3 * self.runs):
+            a.append(self.xtask(["stages", "0", "1", "2", "3"], **env)[0])
+            b.append(self.run(direct_cmd, self.project)[0])
+            c.append(self.run([binary, "stages", "0", "1", "2", "3"], self.project, xenv)[0])
+            log(f"  run {i + 1}: cargo xtask {a[-1]:.3f} s, direct {b[-1]:.3f} s, "
+                f"binary {c[-1]:.3f} s")
+        after = self.ids_of(repo)
+        if before != after:
+            self.table.notes.append("WARNING: figure 2 rebuilt images (ids changed); "
+                                    "the builds were not all cached")
+            self.remember(repo)
+        t = self.table
+        t.times("2. `cargo xtask stages 0 1 2 3`, nothing changed", a)
+        t.times("2. the same 4 `docker build` run directly (`sh -c`)", b)
+        self.ratios["overhead"] = t.ratio("2. overhead ratio: xtask / direct (target <= 1.15)", a, b)
+        t.times("2. (diag) `target/debug/xtask stages 0 1 2 3`, no cargo", c)
+        t.ratio("2. (diag) overhead ratio without cargo: binary / direct", c, b)
+        self.trace_overhead(env, direct_cmd, binary, xenv, a, b, c)
+
+    def trace_overhead(self, env, direct_cmd, binary, xenv, a, b, c) -> None:
+        """Counts and times the docker and git processes each variant spawns,
+        through wrappers first on PATH (untimed runs: the wrappers cost a bit)."""
+        wrap = self.tmp / "wrap"
+        wrap.mkdir(exist_ok=True)
+        trace = self.tmp / "trace.tsv"
+        for tool, real in (("docker", self.docker), ("git", self.git)):
+            if not real:
+                continue
+            script = (f"#!/bin/sh\ns=$(date +%s%N)\n{shlex.quote(real)} \"$@\"\nrc=$?\n"
+                      f"e=$(date +%s%N)\nprintf '%s\\t%s\\t%s\\t%s\\n' {tool} \"$s\" \"$e\" \"$*\" "
+                      f">> {shlex.quote(str(trace))}\nexit $rc\n")
+            (wrap / tool).write_text(script)
+            (wrap / tool).chmod(0o755)
+
+        def traced(cmd, cmd_env):
+            trace.write_text("")
+            e = dict(cmd_env, PATH=f"{wrap}:{cmd_env.get('PATH', '')}")
+            secs, _, _ = self.run(cmd, self.project, e)
+            kinds: dict[str, list[float]] = {}
+            for line in trace.read_text().splitlines():
+                tool, s, e_, args = line.split("\t", 3)
+                kind = process_kind(tool, args.split())
+                kinds.setdefault(kind, []).append((int(e_) - int(s)) / 1e9)
+            return secs, kinds
+
+        rows = []
+        for name, cmd, cmd_env in (
+                ("cargo xtask stages 0 1 2 3", ["cargo", "xtask", "stages", "0", "1", "2", "3"],
+                 self.xtask_env(**env)),
+                ("target/debug/xtask stages 0 1 2 3", [binary, "stages", "0", "1", "2", "3"], xenv),
+                ("direct sh -c (4 docker build)", direct_cmd, self.env)):
+            secs, kinds = traced(cmd, cmd_env)
+            spawned = sum(len(v) for v in kinds.values())
+            in_children = sum(sum(v) for v in kinds.values())
+            detail = ", ".join(f"{k}: {len(v)} x {statistics.mean(v) * 1000:.0f} ms"
+                               for k, v in sorted(kinds.items()))
+            rows.append(f"| {name} | {secs:.3f} s | {spawned} | {in_children:.3f} s | "
+                        f"{secs - in_children:.3f} s | {detail} |")
+        cargo_share = statistics.median(a) - statistics.median(c)
+        tool_share = statistics.median(c) - statistics.median(b)
+        self.diagnostics.append(
+            "Overhead breakdown (one traced run each, through `docker`/`git` wrappers first on "
+            "PATH; the wrappers add about a millisecond per process):\n\n"
+            "| variant | wall | processes | in docker/git | outside them | processes spawned |\n"
+            "| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
+            f"From the medians of figure 2: `cargo xtask` - direct = "
+            f"{(statistics.median(a) - statistics.median(b)) * 1000:.0f} ms, of which cargo "
+            f"(`cargo run` start-up, fingerprint check) = {cargo_share * 1000:.0f} ms and the "
+            f"xtask binary itself = {tool_share * 1000:.0f} ms.")
+
+    # ----------------------------------------------------------------- figure 5
+
+    def scaling(self) -> None:
+        log("figure 5: scaling of generation and status")
+        sets = self.project / "bench-sets"
+        t = self.table
+        for n in (5, 50, 500):
+            stages_dir = f"bench-sets/gen{n}"
+            write_snippets(self.project / stages_dir, generation_snippets(n))
+            env = {"STAGES_DIR": stages_dir, "DOCKER_IMAGE": f"{PREFIX}/gen{n}-{self.pid}"}
+            self.xtask(["dockerfile"], **env)
+            steady, fresh = [], []
+            for i in range(self.runs):
+                steady.append(self.xtask(["dockerfile"], **env)[0])
+                shutil.rmtree(self.project / stages_dir / "generated")
+                fresh.append(self.xtask(["dockerfile"], **env)[0])
+            log(f"  {n} snippets: up to date {statistics.median(steady):.3f} s, "
+                f"from scratch {statistics.median(fresh):.3f} s")
+            t.times(f"5. `cargo xtask dockerfile`, {n} snippets, nothing to write", steady)
+            t.times(f"5. `cargo xtask dockerfile`, {n} snippets, generated/ removed first", fresh)
+            if n == 500:
+                binary = str(self.warm_target / "debug" / "xtask")
+                e = dict(self.env, **env)
+                direct = [self.run([binary, "dockerfile"], self.project, e)[0]
+                          for _ in range(self.runs)]
+                t.times("5. (diag) `target/debug/xtask dockerfile`, 500 snippets, nothing to "
+                        "write, no cargo", direct)
+                chain = sum(f.stat().st_size for f in
+                            (self.project / stages_dir / "generated").glob("Dockerfile.stage*"))
+                main = (self.project / "Dockerfile").stat().st_size
+                self.diagnostics.append(
+                    f"Scaling: with {n} snippets (each declaring one ARG, so chain file k "
+                    f"re-declares k ARGs) the main Dockerfile is {fmt_bytes(main)} and the "
+                    f"{n} chain files {fmt_bytes(chain)} in all.")
+        for n in (5, 50):
+            stages_dir = f"bench-sets/status{n}"
+            write_snippets(self.project / stages_dir, status_snippets(n))
+            repo = self.own_repo(f"status{n}")
+            env = {"STAGES_DIR": stages_dir, "DOCKER_IMAGE": repo}
+            log(f"  building {n} ENV-only stage images for status (untimed)")
+            self.xtask(["stages"], NO_FULL_BUILD="1", **env)
+            self.remember(repo)
+            _, _, text = self.xtask(["status"], **env)
+            states = [line.split()[-1] for line in text.splitlines() if "_stage" in line]
+            if states.count("fresh") != n:
+                self.table.notes.append(f"WARNING: status of {n} stages: {states.count('fresh')} "
+                                        f"fresh, expected {n}")
+            values = [self.xtask(["status"], **env)[0] for _ in range(self.runs)]
+            t.times(f"5. `cargo xtask status`, {n} stages (all images present, fresh)", values)
+        shutil.rmtree(sets, ignore_errors=True)
+
+    # ----------------------------------------------------------------- figure 4
+
+    def context(self) -> None:
+        log("figure 4: build context of the repository with its target/ (hard-link copy)")
+        copy = self.tmp / "context" / "repo"
+
+        def link_or_copy(src, dst):
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+        try:
+            shutil.copytree(REPO, copy, symlinks=True, copy_function=link_or_copy)
+        except shutil.Error as err:  # files that vanished under a concurrent cargo build
+            log(f"  {len(err.args[0])} files could not be copied (changing while copied)")
+        (copy / "bench-context.Dockerfile").write_text(f"FROM {BASE_IMAGE}\n")
+        ignore = copy / ".dockerignore"
+        saved = ignore.read_bytes() if ignore.exists() else None
+        env = dict(self.env, DOCKER_BUILDKIT="0")  # the legacy builder reports the context size
+        sizes = {True: [], False: []}
+        times = {True: [], False: []}
+        for i in range(self.runs):
+            for with_ignore in (True, False):
+                if with_ignore and saved is not None:
+                    ignore.write_bytes(saved)
+                elif ignore.exists():
+                    ignore.unlink()
+                secs, _, text = self.run([self.docker, "build", "-f", "bench-context.Dockerfile",
+                                          "."], copy, env)
+                m = re.search(r"Sending build context to Docker daemon\s+(\S+)", text)
+                if not m:
+                    raise BenchError("no `Sending build context` line: is this the legacy builder?")
+                sizes[with_ignore].append(parse_docker_size(m.group(1)))
+                times[with_ignore].append(secs)
+        du = {d: tree_size(copy / d) for d in ("target", ".git")}
+        self.diagnostics.append(
+            "Build context: the repository copied with hard links (" + ", ".join(
+                f"`{d}/` {fmt_bytes(s)} on disk" for d, s in du.items()) +
+            f"); `.dockerignore` used: `{' '.join((saved or b'').decode().split())}`.")
+        t = self.table
+        t.bytes("4. build context sent, with `.dockerignore`", sizes[True])
+        t.bytes("4. build context sent, without `.dockerignore`", sizes[False])
+        self.ratios["context"] = t.ratio("4. context ratio: without / with", sizes[False],
+                                         sizes[True], fmt=fmt_bytes)
+        t.times("4. `docker build` of a FROM-only Dockerfile there, with `.dockerignore`", times[True])
+        t.times("4. the same, without `.dockerignore`", times[False])
+
+    # ----------------------------------------------------------------- main
+
+    def main(self) -> None:
+        self.ensure_base()
+        self.make_project()
+        if 3 in self.only:
+            self.tool_cost()
+        if self.only & {1, 2, 5}:
+            self.build_warm_xtask()
+            self.xtask(["dockerfile"])
+        if self.only & {1, 2}:
+            repo = self.own_repo("iter")
+            if 1 in self.only:
+                self.iteration(repo)
+            if 2 in self.only:
+                self.overhead(repo)
+        if 5 in self.only:
+            self.scaling()
+        if 4 in self.only:
+            self.context()
+
+
+def process_kind(tool: str, words: list[str]) -> str:
+    """`docker build`, `docker image inspect`, `git config`: what a traced process was."""
+    if tool == "git":
+        words = words[2:] if words[:1] == ["-C"] else words
+        return f"git {words[0] if words else ''}"
+    if words[:1] in (["image"], ["container"]):
+        return "docker " + " ".join(words[:2])
+    return "docker " + (words[0] if words else "")
+
+
+def tree_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+# --------------------------------------------------------------------------- snippets
+
+
+def write_snippets(folder: Path, snippets: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, text in enumerate(snippets):
+        (folder / f"Dockerfile.stage{n}").write_text(text)
+
+
+def iteration_snippets() -> list[str]:
+    """Four stages, each injecting the code; stages 1 and 2 take about 3 s each."""
+    return [
+        f"# Stage 0: base image + code injection.\nFROM {BASE_IMAGE}\nWORKDIR /app\nCOPY . /app\n",
+        "# Stage 1: code injection + OS packages (slow: about 3 s).\nCOPY . /app\n"
+        "RUN sleep 3 && mkdir -p /opt && seq 1 200000 > /opt/os-packages.txt\n",
+        "# Stage 2: code injection + app packages (slow: about 3 s).\nCOPY . /app\n"
+        "RUN sleep 3 && seq 1 200000 | md5sum > /opt/app-packages.txt\n",
+        "# Stage 3: code injection + app setup (fast).\nCOPY . /app\n"
+        "RUN wc -c /app/app/code.txt > /opt/app-setup.txt\n",
+    ]
+
+
+def generation_snippets(n: int) -> list[str]:
+    """`n` snippets for generation alone (never built): each declares an ARG,
+    so chain file k re-declares k ARGs, the heaviest case for the chain."""
+    out = [f"# Stage 0 of {n}.\nARG BASE_IMAGE={BASE_IMAGE}\nFROM ${{BASE_IMAGE}}\n"
+           "ARG APP_ENV_NAME=dev\nWORKDIR /app\nCOPY . /app\n"]
+    for k in range(1, n):
+        out.append(f"# Stage {k} of {n}: a generated snippet.\nARG STEP_{k}={k}\n"
+                   f"ENV STEP_{k}=${{STEP_{k}}}\n"
+                   f"RUN echo \"stage {k} for ${{APP_ENV_NAME}}\" \\\n"
+                   f"    && echo \"${{STEP_{k}}}\" > /tmp/stage-{k}.txt\n")
+    return out
+
+
+def status_snippets(n: int) -> list[str]:
+    """`n` ENV-only stages: cheap to build, so `status` finds every image."""
+    return [f"FROM {BASE_IMAGE}\nENV STAGE_0=0\n"] + [f"ENV STAGE_{k}={k}\n" for k in range(1, n)]
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine(builder: str) -> list[str]:
+    def sh(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+
+    mem = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = sh(["docker", "info", "--format", "{{.ServerVersion}} | {{.Driver}}"]).split(" | ")
+    client = sh(["docker", "version", "--format", "{{.Client.Version}}"])
+    return [
+        f"- CPUs (nproc): {sh(['nproc'])} ({cpu})",
+        f"- memory: {mem}",
+        f"- docker server: {info[0]}, storage driver: {info[1] if len(info) > 1 else '?'}, "
+        f"client {client}, builds ran on the {builder}",
+        f"- kernel: {platform.release()} ({platform.system()} {platform.machine()})",
+        f"- {sh(['cargo', '--version'])}, {sh(['rustc', '--version'])}, Python {platform.python_version()}",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, help="timed runs per figure (default 5)")
+    parser.add_argument("--quick", action="store_true", help="2 runs per figure, for development")
+    parser.add_argument("--only", default="1,2,3,4,5",
+                        help="figures to measure, e.g. 1,2 (default: all)")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep the output of every command run (in a folder named at the end)")
+    parser.add_argument("--rev", help="benchmark the xtask as committed in this git revision "
+                        "(e.g. HEAD, or HEAD~1 for a before/after) instead of the working tree")
+    parser.add_argument("--target-root", type=Path,
+                        help="where the bench's own cargo target dirs go (default: its temp folder)")
+    args = parser.parse_args()
+    runs = args.runs or (2 if args.quick else 5)
+    if runs < 1:
+        parser.error("--runs must be at least 1")
+    try:
+        only = {int(x) for x in args.only.replace(" ", ",").split(",") if x}
+    except ValueError:
+        parser.error("--only takes figure numbers: 1,2,3,4,5")
+    if not only or not only <= set(FIGURES):
+        parser.error("--only takes figure numbers: 1,2,3,4,5")
+    if not (REPO / "xtask" / "src" / "main.rs").exists():
+        print(f"error: {REPO} does not hold xtask/src", file=sys.stderr)
+        return 2
+
+    def on_term(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    command = "python3 bench/bench.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
+    started = time.time()
+    bench = Bench(runs, args.target_root, only)
+    bench.keep_logs = args.keep_logs
+    bench.rev = args.rev
+    if args.rev:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.rev],
+                                capture_output=True, text=True)
+        if commit.returncode != 0:
+            parser.error(f"--rev {args.rev}: not a git revision of {REPO}")
+        source = f"git revision {args.rev} ({commit.stdout.strip()})"
+    else:
+        status = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+                                 "xtask/src", "xtask/Cargo.toml", "Cargo.toml", "Cargo.lock"],
+                                capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+        source = f"working tree at {head or '?'}" + (" with uncommitted changes" if status else "")
+    log(f"temp folder {bench.tmp}, cargo target dirs under {bench.target_root}, {runs} runs")
+    code = 0
+    try:
+        bench.main()
+    except BenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    finally:
+        bench.cleanup()
+    if not bench.table.rows:
+        return code or 1
+    print(f"## cargo xtask benchmark ({runs} runs per figure)\n")
+    print(bench.table.markdown())
+    verdicts = []
+    if "iteration" in bench.ratios:
+        r = bench.ratios["iteration"]
+        verdicts.append(f"iteration ratio {r:.3f} ({'meets' if r < 0.35 else 'MISSES'} < 0.35)")
+    if "overhead" in bench.ratios:
+        r = bench.ratios["overhead"]
+        verdicts.append(f"overhead ratio {r:.3f} ({'meets' if r <= 1.15 else 'MISSES'} <= 1.15)")
+    if verdicts:
+        print("\nTargets: " + "; ".join(verdicts) + ".")
+    print("\nmedian/min/max are over the runs; for a ratio row, median = median(a) / median(b) "
+          "(shown in the last column) and min/max are the extremes of the run-by-run ratios.")
+    if bench.warnings:
+        print("\nWarnings printed during the `cargo xtask` runs (by the xtask or by cargo):\n")
+        print("\n".join(f"- `{w}`" for w in bench.warnings))
+    for note in bench.table.notes:
+        print(f"\n{note}")
+    for diag in bench.diagnostics:
+        print(f"\n{diag}")
+    print("\nMachine:\n")
+    print("\n".join(machine(bench.builder)))
+    print(f"- xtask measured: {source}")
+    print(f"\nCommand (from the repository root): `{command}`; "
+          f"took {time.time() - started:.0f} s on {time.strftime('%Y-%m-%d %H:%M %Z')}.")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
