@@ -48,9 +48,9 @@ pub(crate) fn interrupted(message: impl Into<String>) -> anyhow::Error {
     exit(Code::Interrupted, message, "nothing after the interrupted step was built or tagged")
 }
 
-/// Whether `err` already carries its exit code.
-pub(crate) fn has_code(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<Exit>().is_some()
+/// The exit code `err` carries, if it carries one.
+pub(crate) fn code(err: &anyhow::Error) -> Option<Code> {
+    err.downcast_ref::<Exit>().map(|exit| exit.code)
 }
 
 /// Prints the error of a run, if any, and turns it into the process exit code.

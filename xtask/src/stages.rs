@@ -90,11 +90,17 @@ pub(crate) fn build(
     let extra = build_args(project, options)?;
     // Every check that can refuse the run comes before anything is written.
     let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
+    // Which stage images exist matters only for a parent this run does not
+    // build. A run that starts at stage 0 asks later, if ever, which saves an
+    // engine call on the common `cargo xtask stages`; an engine that does not
+    // answer is then found when its first command fails.
+    let starts_at_zero = plan.stages.first().is_none_or(|&first| first == 0);
     let local = match engine.local_tags(&image.name) {
-        Ok(local) => local,
+        _ if starts_at_zero && !options.dry_run => None,
+        Ok(local) => Some(local),
         Err(err) if options.dry_run => {
             eprintln!("warning: {err:#}; planning as if no stage image exists");
-            HashMap::new()
+            Some(HashMap::new())
         }
         Err(err) => return Err(err),
     };
@@ -132,7 +138,9 @@ pub(crate) fn build(
         current: None,
     };
     let result = run.execute(&plan.stages).map_err(|err| run.explain(err));
-    if !options.dry_run {
+    // An engine that is not there built nothing: no table for it.
+    let no_engine = result.as_ref().is_err_and(|err| exit::code(err) == Some(exit::Code::Input));
+    if !options.dry_run && !no_engine {
         run.print_summary();
     }
     result
@@ -217,8 +225,9 @@ struct Run<'a> {
     extra: Vec<String>,
     /// The tag of the full image, when this run builds it.
     full: Option<String>,
-    /// Stage tags that existed before the run (`<tag>_stage<N>`), with their ids.
-    local: HashMap<String, String>,
+    /// Stage tags that existed before the run (`<tag>_stage<N>`), with their
+    /// ids; `None` until first needed.
+    local: Option<HashMap<String, String>>,
     /// Stages built or pulled in this run, with their id once read.
     done: HashMap<usize, Option<String>>,
     rows: Vec<Row>,
@@ -247,7 +256,7 @@ impl Run<'_> {
     /// Makes the image of stage `n` available: it exists, or it is pulled
     /// (with `--pull`), or it is built on its own parent made available first.
     fn ensure(&mut self, n: usize) -> Result<()> {
-        if self.done.contains_key(&n) || self.local_id(n).is_some() {
+        if self.done.contains_key(&n) || self.local_id(n)?.is_some() {
             return Ok(());
         }
         if self.options.pull && self.pull(n)? {
@@ -259,8 +268,19 @@ impl Run<'_> {
         self.build_stage(n)
     }
 
-    fn local_id(&self, n: usize) -> Option<&String> {
-        self.local.get(&format!("{}_stage{n}", self.image.tag))
+    /// The id stage `n`'s image had before the run, if it existed.
+    fn local_id(&mut self, n: usize) -> Result<Option<String>> {
+        let tag = format!("{}_stage{n}", self.image.tag);
+        Ok(self.local_tags()?.get(&tag).cloned())
+    }
+
+    /// The stage tags that exist locally; asking is also the check that the
+    /// engine answers (an environment error, exit 2, when it does not).
+    fn local_tags(&mut self) -> Result<&HashMap<String, String>> {
+        if self.local.is_none() {
+            self.local = Some(self.engine.local_tags(&self.image.name)?);
+        }
+        Ok(self.local.get_or_insert_with(HashMap::new))
     }
 
     fn pull(&mut self, n: usize) -> Result<bool> {
@@ -343,6 +363,9 @@ impl Run<'_> {
         let built = self.engine.build(words)?;
         self.check_interrupted(&format!("while building {what}"))?;
         if !built.status.success() {
+            // A build that fails at once may mean no engine at all: asking
+            // which images exist tells (exit 2 if it does not answer).
+            self.local_tags()?;
             self.finish(stage, tag, started, Outcome::Failed);
             let not_built = self.not_built();
             let reason =
@@ -396,8 +419,8 @@ impl Run<'_> {
                 self.done.insert(n, Some(id.clone()));
                 Ok(Word::Plain(id))
             }
-            None => match self.local_id(n) {
-                Some(id) => Ok(Word::Plain(id.clone())),
+            None => match self.local_id(n)? {
+                Some(id) => Ok(Word::Plain(id)),
                 // Only when the engine could not be asked (a dry run).
                 None => Ok(Word::Shell(self.engine.image_id_expression(&self.image.stage(n)))),
             },
@@ -407,7 +430,7 @@ impl Run<'_> {
     /// An error without an exit code of its own, met mid-run (the engine
     /// stopped answering, say): the current stage failed, exit 1.
     fn explain(&mut self, err: anyhow::Error) -> anyhow::Error {
-        if exit::has_code(&err) {
+        if exit::code(&err).is_some() {
             return err;
         }
         let what = match self.current.take() {
