@@ -95,14 +95,17 @@ pub(crate) fn build(
     // engine call on the common `cargo xtask stages`; an engine that does not
     // answer is then found when its first command fails.
     let starts_at_zero = plan.stages.first().is_none_or(|&first| first == 0);
-    let local = match engine.local_tags(&image.name) {
-        _ if starts_at_zero && !options.dry_run => None,
-        Ok(local) => Some(local),
-        Err(err) if options.dry_run => {
-            eprintln!("warning: {err:#}; planning as if no stage image exists");
-            Some(HashMap::new())
+    let local = if starts_at_zero && !options.dry_run {
+        None
+    } else {
+        match engine.local_tags(&image.name) {
+            Ok(local) => Some(local),
+            Err(err) if options.dry_run => {
+                eprintln!("warning: {err:#}; planning as if no stage image exists");
+                Some(HashMap::new())
+            }
+            Err(err) => return Err(err),
         }
-        Err(err) => return Err(err),
     };
     let on_disk = if project.settings.no_gen { Some(chain_on_disk(project)?) } else { None };
     // Held until the last build: the builds read the chain files.

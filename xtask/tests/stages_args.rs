@@ -365,3 +365,19 @@ fn the_engine_program_comes_from_docker() {
     );
     assert_eq!(changes(fake.take_calls()).len(), 1);
 }
+
+/// The image listing costs a process: a run from stage 0 needs no parent it
+/// does not build, and skips it; a run from a later stage asks once.
+#[test]
+fn image_listing_only_when_a_parent_may_exist() {
+    let project = three_stages("listing");
+    let fake = FakeEngine::new(&project);
+    let listings = |args: &[&str]| {
+        project.xtask(args).env("PATH", fake.path()).run().ok();
+        fake.take_calls().iter().filter(|c| c.starts_with("[image][ls]")).count()
+    };
+    assert_eq!(listings(&["stages"]), 0);
+    assert_eq!(listings(&["stages", "0-1"]), 0);
+    assert_eq!(listings(&["stages", "2"]), 1);
+    assert_eq!(listings(&["stages", "0", "2"]), 1);
+}
