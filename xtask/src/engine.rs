@@ -43,6 +43,14 @@ pub(crate) struct Engine<'a> {
     pub(crate) dry_run: bool,
 }
 
+/// What a read-only engine command said.
+struct Answer {
+    ok: bool,
+    stdout: String,
+    /// The first line of its error output.
+    error: String,
+}
+
 /// What became of an engine command that may fail without ending the run.
 pub(crate) struct Outcome {
     pub(crate) status: ExitStatus,
@@ -70,22 +78,15 @@ impl<'a> Engine<'a> {
     /// The tags of `repo` that exist locally, with their image ids. This is
     /// also the check that the engine answers at all.
     pub(crate) fn local_tags(&self, repo: &str) -> Result<HashMap<String, String>> {
-        let engine = &self.path;
         let format = "{{.Repository}}\t{{.Tag}}\t{{.ID}}";
-        let out = cmd!(self.sh, "{engine} image ls --no-trunc --format {format} {repo}")
-            .quiet()
-            .ignore_status()
-            .output()
-            .with_context(|| format!("cannot run {}", self.program))?;
-        if !out.status.success() {
-            let why = first_line(&out.stderr);
+        let answer = self.query(&["image", "ls", "--no-trunc", "--format", format, repo])?;
+        if !answer.ok {
             return Err(input_error(
-                format!("the container engine is not reachable ({} image ls failed: {why})", self.program),
+                format!("the container engine is not reachable ({} image ls failed: {})", self.program, answer.error),
                 "start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER to a running engine",
             ));
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(parse_local_tags(&text, repo))
+        Ok(parse_local_tags(&answer.stdout, repo))
     }
 
     /// The image id and the value of label `label` of each existing `refs`
@@ -98,12 +99,8 @@ impl<'a> Engine<'a> {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
-        let engine = &self.path;
         let format = format!("{{{{.Id}}}}\t{{{{index .Config.Labels \"{label}\"}}}}");
-        let out = cmd!(self.sh, "{engine} image inspect --format {format} {refs...}")
-            .quiet()
-            .read()
-            .with_context(|| format!("cannot inspect images {}", refs.join(" ")))?;
+        let out = self.inspect_format(refs, &format)?;
         Ok(out
             .lines()
             .map(|line| {
@@ -123,26 +120,39 @@ impl<'a> Engine<'a> {
 
     /// The id of `tag`, read after building or pulling it.
     pub(crate) fn image_id(&self, tag: &str) -> Result<String> {
-        Ok(normalize_id(&self.inspect_format(tag, "{{.Id}}")?))
+        Ok(normalize_id(&self.inspect_format(&[tag.to_string()], "{{.Id}}")?))
     }
 
-    /// `image inspect --format <format>` of one image.
-    pub(crate) fn inspect_format(&self, image: &str, format: &str) -> Result<String> {
+    /// `image inspect --format <format>` of `images` (one line each, or more
+    /// if the format prints more).
+    pub(crate) fn inspect_format(&self, images: &[String], format: &str) -> Result<String> {
+        let mut args = vec!["image", "inspect", "--format", format];
+        args.extend(images.iter().map(String::as_str));
+        let answer = self.query(&args)?;
+        if !answer.ok {
+            anyhow::bail!(
+                "`{} image inspect {}` failed: {}",
+                self.program,
+                images.join(" "),
+                answer.error
+            );
+        }
+        Ok(answer.stdout.strip_suffix('\n').unwrap_or(&answer.stdout).to_string())
+    }
+
+    /// Runs a read-only engine command quietly and returns what it said.
+    fn query(&self, args: &[&str]) -> Result<Answer> {
         let engine = &self.path;
-        let out = cmd!(self.sh, "{engine} image inspect --format {format} {image}")
+        let out = cmd!(self.sh, "{engine} {args...}")
             .quiet()
             .ignore_status()
             .output()
             .with_context(|| format!("cannot run {}", self.program))?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "`{} image inspect {image}` failed: {}",
-                self.program,
-                first_line(&out.stderr)
-            );
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
+        Ok(Answer {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            error: first_line(&out.stderr),
+        })
     }
 
     /// Every file of `image`, from a container created (never started) for it

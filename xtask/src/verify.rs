@@ -102,7 +102,7 @@ fn config(engine: &Engine<'_>, image: &str) -> Result<Vec<String>> {
             _ => *template,
         })
         .collect();
-    let out = engine.inspect_format(image, &format.join("\n"))?;
+    let out = engine.inspect_format(&[image.to_string()], &format.join("\n"))?;
     Ok(out.split('\n').map(str::to_string).collect())
 }
 

@@ -8,7 +8,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use support::{FakeEngine, Project};
@@ -84,13 +83,7 @@ fn dry_run_then_real_run(
     let printed = run(true).stdout();
     assert!(take().is_empty(), "a dry run built something");
     nothing_ran(project, marker);
-    let status = Command::new("sh")
-        .args(["-c", &printed])
-        .current_dir(&project.root)
-        .env("PATH", fake.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "the printed commands failed in sh:\n{printed}");
+    fake.sh(&project.root, &printed);
     let from_dry_run = take();
     nothing_ran(project, marker);
     run(false);

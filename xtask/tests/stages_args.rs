@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::{FakeEngine, Project};
 
 fn three_stages(name: &str) -> Project {
@@ -47,13 +45,7 @@ fn dry_run_prints_what_a_real_run_executes() {
     fake.take_calls();
 
     // The printed commands, run by a shell from the project root...
-    let status = Command::new("sh")
-        .args(["-c", &printed])
-        .current_dir(&project.root)
-        .env("PATH", fake.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    fake.sh(&project.root, &printed);
     let from_dry_run = changes(fake.take_calls());
     assert!(!project.exists("not"), "a value reached a shell");
 

@@ -317,6 +317,18 @@ exit 0
         text.lines().map(str::to_string).collect()
     }
 
+    /// Runs `script` (printed commands) with `sh` in `root`, the fake engine
+    /// first on PATH; panics when it fails.
+    pub fn sh(&self, root: &Path, script: &str) {
+        let status = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(root)
+            .env("PATH", self.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the printed commands failed in sh:\n{script}");
+    }
+
     /// PATH with the fake engine first.
     pub fn path(&self) -> OsString {
         let mut paths = vec![self.dir.clone()];
