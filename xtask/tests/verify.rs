@@ -74,3 +74,34 @@ fn a_chain_missing_an_arg_redeclaration_diverges() {
         .error(1, "differ in 1 place (listed above)");
     assert_eq!(out.stdout().trim(), "file /flavour: size 1 | 6");
 }
+
+/// The repository's own example snippets build on a local base image (nothing
+/// can be pulled here), and their chain agrees with the main Dockerfile.
+#[test]
+fn the_example_snippets_build_and_agree() {
+    let repo = Repo::new("example");
+    let project = Project::new("example");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for entry in std::fs::read_dir(root.join(".docker")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            project.write(&format!(".docker/{name}"), std::fs::read(&path).unwrap());
+        }
+    }
+    for file in ["Cargo.toml", "Cargo.lock", ".dockerignore"] {
+        project.write(file, std::fs::read(root.join(file)).unwrap());
+    }
+    let out = project
+        .xtask(&["verify", "--", "--build-arg", &format!("BASE_IMAGE={BASE_IMAGE}")])
+        .env("DOCKER_IMAGE", &repo.name)
+        .env("A_ENV_NAME", "ci")
+        .run()
+        .ok()
+        .stdout_has("agree");
+    assert!(out.stderr().contains("stage 4/4 .docker/Dockerfile.stage4"));
+    let env =
+        support::docker::run_in(&repo.tag("latest_stage4"), "cat /etc/app/env && ls /srv/app");
+    assert!(env.starts_with("APP_ENV_NAME=ci\n"), "{env}");
+    assert!(env.contains("Cargo.toml"), "{env}");
+}
