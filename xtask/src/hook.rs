@@ -24,7 +24,7 @@ Options:
   --force   replace a pre-commit hook that this tool did not write
   -h, --help
 
-Using the pre-commit framework instead? See docs/adoption.md for the snippet.
+Using the pre-commit framework instead? See "Pre-commit hook" in the README for the snippet.
 ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +132,7 @@ impl Repo {
                          a hook there would run in every repository"
                     ),
                     "add `cargo xtask dockerfile --check` to the pre-commit hook there by hand, \
-                     or use the pre-commit framework (see docs/adoption.md)",
+                     or use the pre-commit framework (see \"Pre-commit hook\" in the README)",
                 ));
             }
             if !path.is_empty() {
