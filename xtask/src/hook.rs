@@ -24,7 +24,7 @@ Options:
   --force   replace a pre-commit hook that this tool did not write
   -h, --help
 
-Using the pre-commit framework instead? See "Pre-commit hook" in the README for the snippet.
+Using the pre-commit framework instead? See \"Pre-commit hook\" in the README for the snippet.
 ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
