@@ -31,7 +31,7 @@ pub(crate) fn run(sh: &Shell, project: &Project, check: bool) -> Result<()> {
     let image = project.image(sh)?;
     let _lock = project.lock()?;
     let previous = fs::read_to_string(project.main_dockerfile_path()).ok();
-    let changed = project.write(&image)?;
+    let changed = project.write(&project.chain_texts(&image))?;
     if changed && previous.is_some_and(|text| !text.contains(GENERATED_BY)) {
         eprintln!(
             "warning: replaced ./Dockerfile, which `cargo xtask dockerfile` had not written: its old content is in git, move what it needs into the snippets"

@@ -64,7 +64,7 @@ fn run() -> Result<()> {
             let (sh, project) = load()?;
             verify::run(&sh, &project, &options)
         }
-        Command::Vendor { dir } => vendor::run(&Shell::new()?, std::path::Path::new(&dir)),
+        Command::Vendor { dir } => vendor::run(std::path::Path::new(&dir)),
         Command::Hook(action) => hook::run(&Shell::new()?, &project::root()?, action),
     }
 }

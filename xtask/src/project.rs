@@ -119,10 +119,10 @@ impl Project {
         Ok(file)
     }
 
-    /// Writes the chain and the main Dockerfile (each only if it changed) and
-    /// removes chain files of stages that no longer exist. Returns whether the
-    /// main Dockerfile changed.
-    pub(crate) fn write(&self, image: &Image) -> Result<bool> {
+    /// Writes the chain (`chain`, from [`Project::chain_texts`]) and the main
+    /// Dockerfile, each only if it changed, and removes chain files of stages
+    /// that no longer exist. Returns whether the main Dockerfile changed.
+    pub(crate) fn write(&self, chain: &[String]) -> Result<bool> {
         let generated = self.generated_dir();
         fs::create_dir_all(&generated).map_err(|err| {
             input_error(
@@ -133,7 +133,7 @@ impl Project {
         files::remove_stale_temps(&generated);
         files::remove_stale_temps(&self.root);
         files::ensure_file(&generated.join(".gitignore"), "*\n")?;
-        for (n, text) in self.chain_texts(image).iter().enumerate() {
+        for (n, text) in chain.iter().enumerate() {
             files::ensure_file(&self.root.join(self.chain_file(n)), text)?;
         }
         self.remove_old_chain_files(&generated)?;

@@ -113,8 +113,10 @@ pub(crate) fn build(
     let chain = match on_disk {
         Some(chain) => chain,
         None => {
-            project.write(image)?;
-            project.chain_texts(image)
+            // Rendered once: the same texts are written and hashed for the labels.
+            let chain = project.chain_texts(image);
+            project.write(&chain)?;
+            chain
         }
     };
     for warning in context::warnings(&project.root) {

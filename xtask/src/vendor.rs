@@ -6,7 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use xshell::Shell;
 
 use crate::cargo_toml::{add_member, line_key, Members, Toml};
 use crate::exit::input_error;
@@ -134,7 +133,7 @@ impl Report {
     }
 }
 
-pub(crate) fn run(_sh: &Shell, dir: &Path) -> Result<()> {
+pub(crate) fn run(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
         let what = if dir.exists() { "is not a directory" } else { "does not exist" };
         return Err(input_error(
