@@ -200,8 +200,13 @@ impl<'a> Engine<'a> {
     }
 
     /// Runs `<engine> build ...` with its output streaming to the terminal.
+    /// `--force-rm`: the legacy builder keeps the container of a failed step
+    /// without it, and no command may leave a container behind (BuildKit
+    /// makes none; podman's default is the same).
     pub(crate) fn build(&self, words: &[Word]) -> Result<Outcome> {
-        self.stream("build", words)
+        let mut all = vec![Word::Plain("--force-rm".to_string())];
+        all.extend_from_slice(words);
+        self.stream("build", &all)
     }
 
     /// Pushes `tag`; the caller decides what a failure means.

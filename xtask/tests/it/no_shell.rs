@@ -5,12 +5,10 @@
 //! exact words (recorded by a fake `docker` first on PATH), and `--dry-run`
 //! output run by `sh` executes exactly what a real run executes.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use support::{FakeEngine, Project};
+use crate::support::{FakeEngine, Project};
 
 /// A file that only a shell running an injected command would create: an
 /// absolute path no other test or run uses.
@@ -213,8 +211,8 @@ fn docker_build_args_are_split_like_sh_without_running_one() {
     assert_eq!(calls.len(), 2, "{calls:?}");
     for call in &calls {
         let words = words(call);
-        // build -t TAG -f FILE --label LABEL, then the setting's words, then the context.
-        assert_eq!(&words[7..words.len() - 1], &expected[..], "{call}");
+        // build --force-rm -t TAG -f FILE --label LABEL, then the setting's words, then the context.
+        assert_eq!(&words[8..words.len() - 1], &expected[..], "{call}");
         assert_eq!(words.last().unwrap(), ".");
     }
     nothing_ran(&project, &marker);
@@ -261,7 +259,7 @@ fn env_name_and_passthrough_args_arrive_as_exact_words() {
     expected.extend(passthrough.iter().cloned());
     for call in &calls {
         let words = words(call);
-        assert_eq!(&words[7..words.len() - 1], &expected[..], "{call}");
+        assert_eq!(&words[8..words.len() - 1], &expected[..], "{call}");
     }
     // `*` and `~` were not expanded by anyone.
     assert!(calls[0].contains("][*][~][#not a comment][]"), "{}", calls[0]);
@@ -348,9 +346,10 @@ fn snippet_file_names_with_shell_text() {
     for (n, call) in calls.iter().take(names.len()).enumerate() {
         let words = words(call);
         assert_eq!(
-            &words[..5],
+            &words[..6],
             [
                 "build",
+                "--force-rm",
                 "-t",
                 &format!("ns/app:latest_stage{n}"),
                 "-f",
@@ -368,7 +367,7 @@ fn snippet_file_names_with_shell_text() {
         &[("DOCKER_IMAGE", "ns/app")],
         &marker,
     );
-    let tags: Vec<String> = calls.iter().map(|c| words(c)[2].clone()).collect();
+    let tags: Vec<String> = calls.iter().map(|c| words(c)[3].clone()).collect();
     assert_eq!(tags, ["ns/app:latest_stage0", "ns/app:latest_stage1"]);
     let calls = dry_run_then_real_run(
         &project,
@@ -378,7 +377,7 @@ fn snippet_file_names_with_shell_text() {
         &[("DOCKER_IMAGE", "ns/app")],
         &marker,
     );
-    let tags: Vec<String> = calls.iter().map(|c| words(c)[2].clone()).collect();
+    let tags: Vec<String> = calls.iter().map(|c| words(c)[3].clone()).collect();
     let range: Vec<String> = (0..=4).map(|n| format!("ns/app:latest_stage{n}")).collect();
     assert_eq!(tags, range);
     let status = project
@@ -424,7 +423,7 @@ fn stages_dir_and_engine_path_with_shell_text() {
     );
     assert_eq!(calls.len(), 2, "{calls:?}");
     for (n, call) in calls.iter().enumerate() {
-        assert_eq!(words(call)[4], format!("{dir}/generated/Dockerfile.stage{n}"), "{call}");
+        assert_eq!(words(call)[5], format!("{dir}/generated/Dockerfile.stage{n}"), "{call}");
     }
     assert!(project.exists(&format!("{dir}/generated/Dockerfile.stage1")));
     assert!(fake.take_calls().is_empty(), "the engine on PATH ran instead of DOCKER");

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Settings the developer's own shell may hold; tests start without them.
-const SETTINGS: [&str; 13] = [
+const SETTINGS: [&str; 14] = [
     "STAGES_DIR",
     "DOCKER_IMAGE",
     "DOCKER_IMAGE_TAG",
@@ -27,13 +27,41 @@ const SETTINGS: [&str; 13] = [
     "NO_STAGES_BUILD",
     "NO_FULL_BUILD",
     "DOCKER",
+    // Chooses the builder: each test that builds sets it (see `Builder`).
+    "DOCKER_BUILDKIT",
     // Set by cargo for the test process; the xtask takes the root from it.
     "CARGO_MANIFEST_DIR",
 ];
 
+/// Defines a test that runs once on each builder, as `<name>::legacy` and
+/// `<name>::buildkit`; the body gets the `Builder` as its one argument.
+macro_rules! on_both_builders {
+    ($(#[doc = $doc:expr])* fn $name:ident($builder:ident: Builder) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($builder: crate::support::docker::Builder) $body
+
+            #[test]
+            fn legacy() {
+                body(crate::support::docker::Builder::Legacy)
+            }
+
+            #[test]
+            fn buildkit() {
+                body(crate::support::docker::Builder::BuildKit)
+            }
+        }
+    };
+}
+
 /// A project folder of its own, removed at the end of a passing test.
 pub struct Project {
     pub root: PathBuf,
+    /// The builder every `xtask` run of this project uses, if it builds.
+    builder: Option<docker::Builder>,
 }
 
 impl Project {
@@ -44,7 +72,14 @@ impl Project {
             std::env::temp_dir().join(format!("xtask-test-{}-{n}", std::process::id())).join(name);
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(&root).unwrap();
-        Project { root }
+        Project { root, builder: None }
+    }
+
+    /// The same, whose `xtask` runs build with `builder`.
+    pub fn on(name: &str, builder: docker::Builder) -> Project {
+        let mut project = Project::new(name);
+        project.builder = Some(builder);
+        project
     }
 
     /// Writes `.docker/<name>`.
@@ -95,6 +130,9 @@ impl Project {
         }
         // Keep git from finding a repository above the temp folder.
         command.env("GIT_CEILING_DIRECTORIES", self.root.parent().unwrap());
+        if let Some(builder) = self.builder {
+            command.env("DOCKER", builder.program()).env("DOCKER_BUILDKIT", builder.flag());
+        }
         Run { command, root: self.root.clone() }
     }
 }
@@ -347,6 +385,9 @@ impl Project {
             command.env_remove(name);
         }
         command.env("GIT_CEILING_DIRECTORIES", self.root.parent().unwrap());
+        if let Some(builder) = self.builder {
+            command.env("DOCKER", builder.program()).env("DOCKER_BUILDKIT", builder.flag());
+        }
         Run { command, root: self.root.clone() }
     }
 }

@@ -8,12 +8,10 @@
 //! through [`refused`]. Commands that need an engine run with a recording fake
 //! `docker` first on PATH.
 
-mod support;
-
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use support::{FakeEngine, Project};
+use crate::support::{FakeEngine, Project};
 
 /// A recognisable committed Dockerfile, which no refused run may touch.
 const COMMITTED: &[u8] =

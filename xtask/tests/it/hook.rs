@@ -1,12 +1,10 @@
 //! `cargo xtask hook install|uninstall`: the pre-commit hook stops a commit
 //! whose Dockerfile is stale, and never takes over a hook someone else wrote.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use support::{require, Out, Project, Run};
+use crate::support::{require, Out, Project, Run};
 
 const MARKER: &str = "# Written by `cargo xtask hook install`";
 const FOREIGN: &str = "#!/bin/sh\n# the team's own checks\nexit 0\n";

@@ -4,15 +4,13 @@
 //! either the old or the new content. Temp files a killed run leaves behind
 //! are never taken for snippets, and are removed once stale.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use support::Project;
+use crate::support::Project;
 
 const STAGES: usize = 300;
 const ITERATIONS: usize = 100;

@@ -3,14 +3,11 @@
 //! two `xtask stages` runs on different images at once (real engine) each
 //! build their own stages, on their own parents, with their own tags.
 
-mod support;
-
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use support::docker::{docker, Repo, BASE_IMAGE};
-use support::Project;
+use crate::support::docker::{docker, Repo, BASE_IMAGE};
+use crate::support::Project;
 
 const RUNS: usize = 8;
 const STAGES: usize = 100;
@@ -25,20 +22,15 @@ fn write_snippets(project: &Project, variant: usize) {
     }
 }
 
-/// The real binary in `root`, started as a hook or a terminal would start it.
-fn xtask(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+/// The real binary in `project`, started as a hook or a terminal would start
+/// it, with every setting cleared but those in `env`.
+fn xtask(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = project.xtask(args).command;
     command
-        .args(args)
-        .current_dir(root)
         .env_remove("CARGO_MANIFEST_DIR")
-        .env("GIT_CEILING_DIRECTORIES", root.parent().unwrap())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for name in ["STAGES_DIR", "DOCKER_IMAGE", "DOCKER_BUILD_ARGS", "STAGES_TO_BUILD", "NO_GEN"] {
-        command.env_remove(name);
-    }
     for (name, value) in env {
         command.env(name, value);
     }
@@ -75,7 +67,7 @@ fn concurrent_dockerfile_runs_write_what_one_run_writes() {
     let mut expected = Vec::new();
     for variant in [0, 1] {
         write_snippets(&project, variant);
-        expect_success(&xtask(&project.root, &["dockerfile"], &env).output().unwrap(), "one run");
+        expect_success(&xtask(&project, &["dockerfile"], &env).output().unwrap(), "one run");
         expected.push(generated(&project));
     }
     // The chain, the main Dockerfile, generated/.gitignore and the project lock.
@@ -85,9 +77,8 @@ fn concurrent_dockerfile_runs_write_what_one_run_writes() {
     for round in 0..4 {
         let variant = round % 2;
         write_snippets(&project, variant);
-        let children: Vec<Child> = (0..RUNS)
-            .map(|_| xtask(&project.root, &["dockerfile"], &env).spawn().unwrap())
-            .collect();
+        let children: Vec<Child> =
+            (0..RUNS).map(|_| xtask(&project, &["dockerfile"], &env).spawn().unwrap()).collect();
         for (i, child) in children.into_iter().enumerate() {
             expect_success(&child.wait_with_output().unwrap(), &format!("round {round}, run {i}"));
         }
@@ -106,7 +97,7 @@ fn concurrent_dockerfile_runs_write_what_one_run_writes() {
         let all_temps: Vec<String> = project.files().into_keys().filter(|r| is_temp(r)).collect();
         assert!(all_temps.is_empty(), "round {round}: temp files left behind: {all_temps:?}");
         expect_success(
-            &xtask(&project.root, &["dockerfile", "--check"], &env).output().unwrap(),
+            &xtask(&project, &["dockerfile", "--check"], &env).output().unwrap(),
             "the check after the round",
         );
     }
@@ -163,13 +154,9 @@ fn stages_at_once(runs: [(&Project, &Repo, &str); 2]) {
         .iter()
         .map(|(project, repo, flavour)| {
             let arg = format!("FLAVOUR={flavour}");
-            xtask(
-                &project.root,
-                &["stages", "--", "--build-arg", &arg],
-                &[("DOCKER_IMAGE", &repo.name)],
-            )
-            .spawn()
-            .unwrap()
+            xtask(project, &["stages", "--", "--build-arg", &arg], &[("DOCKER_IMAGE", &repo.name)])
+                .spawn()
+                .unwrap()
         })
         .collect();
     for (child, (_, repo, _)) in children.into_iter().zip(&runs) {
@@ -180,20 +167,22 @@ fn stages_at_once(runs: [(&Project, &Repo, &str); 2]) {
     }
 }
 
-/// The same checkout, two images (say two flavours of one app) built at once.
-#[test]
-fn two_stages_runs_on_different_images_in_one_project() {
-    let (a, b) = (Repo::new("conc-same-a"), Repo::new("conc-same-b"));
-    let project = Project::new("conc-same");
-    flavoured_snippets(&project);
-    stages_at_once([(&project, &a, "a"), (&project, &b, "b")]);
+on_both_builders! {
+    /// The same checkout, two images (say two flavours of one app) built at once.
+    fn two_stages_runs_on_different_images_in_one_project(builder: Builder) {
+        let (a, b) = (Repo::new("conc-same-a"), Repo::new("conc-same-b"));
+        let project = Project::on("conc-same", builder);
+        flavoured_snippets(&project);
+        stages_at_once([(&project, &a, "a"), (&project, &b, "b")]);
+    }
 }
 
-#[test]
-fn two_stages_runs_in_different_projects() {
-    let (a, b) = (Repo::new("conc-apart-a"), Repo::new("conc-apart-b"));
-    let (pa, pb) = (Project::new("conc-apart-a"), Project::new("conc-apart-b"));
-    flavoured_snippets(&pa);
-    flavoured_snippets(&pb);
-    stages_at_once([(&pa, &a, "a"), (&pb, &b, "b")]);
+on_both_builders! {
+    fn two_stages_runs_in_different_projects(builder: Builder) {
+        let (a, b) = (Repo::new("conc-apart-a"), Repo::new("conc-apart-b"));
+        let (pa, pb) = (Project::on("conc-apart-a", builder), Project::on("conc-apart-b", builder));
+        flavoured_snippets(&pa);
+        flavoured_snippets(&pb);
+        stages_at_once([(&pa, &a, "a"), (&pb, &b, "b")]);
+    }
 }

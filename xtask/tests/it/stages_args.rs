@@ -2,9 +2,7 @@
 //! first on PATH: which commands run, in which order, with which words. What
 //! those commands do is tested against the real engine in `stages.rs`.
 
-mod support;
-
-use support::{FakeEngine, Project};
+use crate::support::{FakeEngine, Project};
 
 fn three_stages(name: &str) -> Project {
     let project = Project::new(name);
@@ -63,7 +61,7 @@ fn dry_run_prints_what_a_real_run_executes() {
     assert_eq!(from_dry_run, from_real_run);
     assert_eq!(from_real_run.len(), 8);
     assert!(from_real_run[0].starts_with(
-        "[build][-t][localhost:5000/team/app:v1_stage0][-f][.docker/generated/Dockerfile.stage0][--label][xtask.stages=dockerfile=sha256:"
+        "[build][--force-rm][-t][localhost:5000/team/app:v1_stage0][-f][.docker/generated/Dockerfile.stage0][--label][xtask.stages=dockerfile=sha256:"
     ), "{}", from_real_run[0]);
     assert!(from_real_run[0].ends_with(
         ";parent=][--build-arg][APP_ENV_NAME=ci][--network][host][--label][a b][--build-arg][NOTE=it's \"quoted\" $(not run)][.]"
@@ -75,7 +73,7 @@ fn dry_run_prints_what_a_real_run_executes() {
     );
     assert_eq!(from_real_run[1], "[push][localhost:5000/team/app:v1_stage0]");
     assert!(from_real_run[6].starts_with(
-        "[build][-t][localhost:5000/team/app:v1][-f][Dockerfile][--build-arg][APP_ENV_NAME=ci]"
+        "[build][--force-rm][-t][localhost:5000/team/app:v1][-f][Dockerfile][--build-arg][APP_ENV_NAME=ci]"
     ));
 }
 
@@ -101,10 +99,10 @@ fn missing_ancestors_are_built_down_to_the_nearest_existing_one() {
     let builds = changes(fake.take_calls());
     assert_eq!(builds.len(), 2, "{builds:?}");
     assert!(
-        builds[0].starts_with("[build][-t][ns/app:latest_stage2]")
+        builds[0].starts_with("[build][--force-rm][-t][ns/app:latest_stage2]")
             && builds[0].contains(";parent=sha256:one]")
     );
-    assert!(builds[1].starts_with("[build][-t][ns/app:latest_stage3]"));
+    assert!(builds[1].starts_with("[build][--force-rm][-t][ns/app:latest_stage3]"));
     let summary = out.stderr();
     assert!(
         summary.contains("stage 2/4 .docker/Dockerfile.stage2 -> ns/app:latest_stage2"),
@@ -167,7 +165,7 @@ fn settings_choose_what_is_built() {
         run.run().ok();
         changes(fake.take_calls())
             .iter()
-            .map(|c| c.split("][").nth(2).unwrap_or_default().to_string())
+            .map(|c| c.split("][").nth(3).unwrap_or_default().to_string())
             .collect::<Vec<_>>()
     };
     assert_eq!(
@@ -218,7 +216,7 @@ fn pull_uses_the_registry_copy_or_builds_when_it_cannot() {
     let calls = changes(fake.take_calls());
     assert_eq!(calls[0], "[pull][ns/app:latest_stage1]");
     assert_eq!(calls.len(), 2, "{calls:?}");
-    assert!(calls[1].starts_with("[build][-t][ns/app:latest_stage2]"));
+    assert!(calls[1].starts_with("[build][--force-rm][-t][ns/app:latest_stage2]"));
 
     fake.fail_on("pull ns/app");
     let out = project
@@ -341,7 +339,7 @@ fn the_engine_program_comes_from_docker() {
         .env("DOCKER", "podman")
         .run()
         .ok();
-    assert!(out.stdout().starts_with("podman build -t "), "{}", out.stdout());
+    assert!(out.stdout().starts_with("podman build --force-rm -t "), "{}", out.stdout());
     assert_eq!(
         fake.take_calls()[0],
         "[image][ls][--no-trunc][--format][{{.Repository}}\t{{.Tag}}\t{{.ID}}][engine-program]"
@@ -350,8 +348,10 @@ fn the_engine_program_comes_from_docker() {
     let path = fake.dir.join("docker");
     let out = project.xtask(&["stages", "0"]).env("DOCKER", &path).run().ok();
     assert!(
-        out.stderr()
-            .contains(&format!("$ {} build -t engine-program:latest_stage0", path.display())),
+        out.stderr().contains(&format!(
+            "$ {} build --force-rm -t engine-program:latest_stage0",
+            path.display()
+        )),
         "{}",
         out.stderr()
     );

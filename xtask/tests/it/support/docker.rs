@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// The locally imported base image every test snippet set builds on.
@@ -83,20 +84,108 @@ fn import_busybox() {
     let _ = std::fs::remove_dir_all(rootfs);
 }
 
+/// One of Docker's two builders, as the xtask reaches it: an engine program
+/// (`DOCKER`) and `DOCKER_BUILDKIT`. Every test that builds runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    /// The legacy builder: `docker` from PATH with `DOCKER_BUILDKIT=0`.
+    Legacy,
+    /// BuildKit: a client that has it (Debian's 20.10 `/usr/bin/docker` has it
+    /// built in; docker 28 needs buildx), with `DOCKER_BUILDKIT=1`.
+    BuildKit,
+}
+
+impl Builder {
+    /// The engine program the xtask is given as `DOCKER`.
+    pub fn program(self) -> String {
+        match self {
+            Builder::Legacy => "docker".to_string(),
+            Builder::BuildKit => buildkit_client().to_string(),
+        }
+    }
+
+    /// The value of `DOCKER_BUILDKIT` for this builder.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Builder::Legacy => "0",
+            Builder::BuildKit => "1",
+        }
+    }
+
+    /// `docker` with `args` on this builder (a build by hand); panics with its
+    /// output when it fails.
+    pub fn docker(self, args: &[&str]) -> String {
+        let out = Command::new(self.program())
+            .args(args)
+            .env("DOCKER_BUILDKIT", self.flag())
+            .output()
+            .expect("cannot run docker");
+        if !out.status.success() {
+            panic!(
+                "{self:?}: docker {args:?} failed: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// The docker client that drives BuildKit: `XTASK_TEST_BUILDKIT_DOCKER`, else
+/// Debian's `/usr/bin/docker`, else `docker`. Checked once with a real build,
+/// so that a client without BuildKit fails here, saying what to install.
+fn buildkit_client() -> &'static str {
+    static CLIENT: OnceLock<String> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        engine();
+        let client = std::env::var("XTASK_TEST_BUILDKIT_DOCKER").ok().unwrap_or_else(|| {
+            let debian = "/usr/bin/docker";
+            if Path::new(debian).exists() { debian } else { "docker" }.to_string()
+        });
+        let tag = format!("xtask-test/buildkit-probe:{}", std::process::id());
+        let mut probe = Command::new(&client)
+            .args(["build", "-t", &tag, "-"])
+            .env("DOCKER_BUILDKIT", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {client}: {e}"));
+        use std::io::Write;
+        let dockerfile = format!("FROM {BASE_IMAGE}\nLABEL probe=1\n");
+        probe.stdin.take().unwrap().write_all(dockerfile.as_bytes()).unwrap();
+        let out = probe.wait_with_output().unwrap();
+        let _ = docker_ok(&["rmi", &tag]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        // BuildKit numbers its steps (`#1 [internal] load build definition`).
+        if !out.status.success() || !said.contains("#1 ") {
+            panic!(
+                "the BuildKit tests need a docker client with BuildKit, and \
+                 `DOCKER_BUILDKIT=1 {client} build` does not use it ({}):\n{said}\n\
+                 Install Debian's docker.io (its 20.10 client has BuildKit built in) or buildx, \
+                 or set XTASK_TEST_BUILDKIT_DOCKER to such a client.",
+                out.status
+            );
+        }
+        client
+    })
+}
+
 /// An image repository owned by one test; its tags are removed when dropped.
 pub struct Repo {
     pub name: String,
 }
 
 impl Repo {
-    /// `xtask-test/<name>-<pid>`, so parallel and repeated runs never collide.
+    /// `xtask-test/<name>-<pid>-<n>`, so that tests running side by side (the
+    /// same test on both builders, too) and repeated runs never collide.
     pub fn new(name: &str) -> Repo {
-        Repo::named(format!("xtask-test/{name}-{}", std::process::id()))
+        Repo::named(format!("xtask-test/{name}-{}", unique()))
     }
 
-    /// The same, under a registry host: `<host>/xtask-test/<name>-<pid>`.
+    /// The same, under a registry host: `<host>/xtask-test/<name>-<pid>-<n>`.
     pub fn at(host: &str, name: &str) -> Repo {
-        Repo::named(format!("{host}/xtask-test/{name}-{}", std::process::id()))
+        Repo::named(format!("{host}/xtask-test/{name}-{}", unique()))
     }
 
     fn named(name: String) -> Repo {
@@ -139,6 +228,11 @@ impl Drop for Repo {
     fn drop(&mut self) {
         self.remove_all();
     }
+}
+
+fn unique() -> String {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    format!("{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Runs `script` with busybox sh in `image` and returns what it prints.

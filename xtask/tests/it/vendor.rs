@@ -2,14 +2,12 @@
 //! that a second run changes nothing, and that the vendored copy works there:
 //! built offline, from any subfolder, against the real Docker engine.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use support::docker::{run_in, Repo, BASE_IMAGE};
-use support::Project;
+use crate::support::docker::{run_in, Repo, BASE_IMAGE};
+use crate::support::Project;
 
 const ALIAS: &str = "[alias]\nxtask = \"run --package xtask --\"\n";
 const SKELETON: [&str; 5] = [
@@ -53,64 +51,65 @@ fn digests(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<&str, u64> {
         .collect()
 }
 
-#[test]
-fn a_python_web_app_gets_the_tool_and_builds_stage_0() {
-    let project = Project::new("django-app");
-    project
-        .write("manage.py", "import sys\n")
-        .write("requirements.txt", "django==5.0\n")
-        .write("shop/settings.py", "DEBUG = False\n")
-        .write(".gitignore", "*.pyc\n__pycache__");
-    let out = vendor_twice(&project);
-    for line in [
-        "created    Cargo.toml",
-        "changed    .gitignore",
-        "cargo xtask dockerfile",
-        "cargo xtask stages",
-    ] {
-        assert!(out.contains(line), "stdout lacks {line:?}:\n{out}");
+on_both_builders! {
+    fn a_python_web_app_gets_the_tool_and_builds_stage_0(builder: Builder) {
+        let project = Project::on("django-app", builder);
+        project
+            .write("manage.py", "import sys\n")
+            .write("requirements.txt", "django==5.0\n")
+            .write("shop/settings.py", "DEBUG = False\n")
+            .write(".gitignore", "*.pyc\n__pycache__");
+        let out = vendor_twice(&project);
+        for line in [
+            "created    Cargo.toml",
+            "changed    .gitignore",
+            "cargo xtask dockerfile",
+            "cargo xtask stages",
+        ] {
+            assert!(out.contains(line), "stdout lacks {line:?}:\n{out}");
+        }
+
+        assert_eq!(fs::read(project.path("xtask/Cargo.toml")).unwrap(), source("Cargo.toml"));
+        assert_eq!(fs::read(project.path("xtask/src/main.rs")).unwrap(), source("src/main.rs"));
+        assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
+        assert!(!project.exists("xtask/tests"), "the tests need this repository's fixtures");
+        assert_eq!(project.read(".cargo/config.toml"), ALIAS);
+        assert!(project.read("Cargo.toml").starts_with("[workspace]\nmembers = [\"xtask\"]\n"));
+        assert_eq!(project.read(".gitignore"), "*.pyc\n__pycache__\n/target\n");
+        assert_eq!(project.read(".dockerignore"), "/target\n");
+        for name in SKELETON {
+            assert!(project.read(&format!(".docker/{name}")).starts_with("# Stage "), "{name}");
+        }
+
+        // The real thing, from a subfolder, offline: the alias, the lock file and
+        // the root found through CARGO_MANIFEST_DIR.
+        project.cargo("shop", &["xtask", "dockerfile"]).run().ok();
+        project.cargo("shop", &["xtask", "dockerfile", "--check"]).run().ok();
+        assert!(project.read("Dockerfile").contains("FROM ${BASE_IMAGE}"));
+        assert!(project.exists(".docker/generated/Dockerfile.stage4"));
+        project.cargo("", &["build", "--offline", "-p", "xtask"]).run().ok();
+        assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
+
+        let repo = Repo::new("vendored");
+        project.write("target/debug/junk", "build output");
+        project
+            .cargo(
+                "shop",
+                &["xtask", "stages", "0", "--", "--build-arg", &format!("BASE_IMAGE={BASE_IMAGE}")],
+            )
+            .env("DOCKER_IMAGE", &repo.name)
+            .run()
+            .ok();
+        assert_eq!(repo.tags(), ["latest_stage0"]);
+        assert_eq!(
+            run_in(
+                &repo.tag("latest_stage0"),
+                "cat /srv/app/requirements.txt; test -e /srv/app/target || echo no target"
+            ),
+            "django==5.0\nno target",
+            "stage 0 injects the code, and .dockerignore keeps target/ out"
+        );
     }
-
-    assert_eq!(fs::read(project.path("xtask/Cargo.toml")).unwrap(), source("Cargo.toml"));
-    assert_eq!(fs::read(project.path("xtask/src/main.rs")).unwrap(), source("src/main.rs"));
-    assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
-    assert!(!project.exists("xtask/tests"), "the tests need this repository's fixtures");
-    assert_eq!(project.read(".cargo/config.toml"), ALIAS);
-    assert!(project.read("Cargo.toml").starts_with("[workspace]\nmembers = [\"xtask\"]\n"));
-    assert_eq!(project.read(".gitignore"), "*.pyc\n__pycache__\n/target\n");
-    assert_eq!(project.read(".dockerignore"), "/target\n");
-    for name in SKELETON {
-        assert!(project.read(&format!(".docker/{name}")).starts_with("# Stage "), "{name}");
-    }
-
-    // The real thing, from a subfolder, offline: the alias, the lock file and
-    // the root found through CARGO_MANIFEST_DIR.
-    project.cargo("shop", &["xtask", "dockerfile"]).run().ok();
-    project.cargo("shop", &["xtask", "dockerfile", "--check"]).run().ok();
-    assert!(project.read("Dockerfile").contains("FROM ${BASE_IMAGE}"));
-    assert!(project.exists(".docker/generated/Dockerfile.stage4"));
-    project.cargo("", &["build", "--offline", "-p", "xtask"]).run().ok();
-    assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
-
-    let repo = Repo::new("vendored");
-    project.write("target/debug/junk", "build output");
-    project
-        .cargo(
-            "shop",
-            &["xtask", "stages", "0", "--", "--build-arg", &format!("BASE_IMAGE={BASE_IMAGE}")],
-        )
-        .env("DOCKER_IMAGE", &repo.name)
-        .run()
-        .ok();
-    assert_eq!(repo.tags(), ["latest_stage0"]);
-    assert_eq!(
-        run_in(
-            &repo.tag("latest_stage0"),
-            "cat /srv/app/requirements.txt; test -e /srv/app/target || echo no target"
-        ),
-        "django==5.0\nno target",
-        "stage 0 injects the code, and .dockerignore keeps target/ out"
-    );
 }
 
 #[test]

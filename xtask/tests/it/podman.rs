@@ -2,11 +2,9 @@
 //! images `localhost/<name>`, prints ids without `sha256:` and builds OCI
 //! images that drop ONBUILD; the xtask must not care.
 
-mod support;
-
 use std::process::{Command, Stdio};
 
-use support::Project;
+use crate::support::Project;
 
 fn podman(args: &[&str]) -> (bool, String) {
     let out = Command::new("podman").args(args).output().unwrap_or_else(|e| {
@@ -68,7 +66,7 @@ fn stages_status_and_verify_on_podman() {
         project.xtask(args).env("DOCKER", "podman").env("DOCKER_IMAGE", &repo.0).run()
     };
 
-    run(&["stages", "1"]).ok().stderr_has("$ podman build -t");
+    run(&["stages", "1"]).ok().stderr_has("$ podman build --force-rm -t");
     let (_, tags) = podman(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", &repo.0]);
     let mut tags: Vec<&str> = tags.lines().collect();
     tags.sort();

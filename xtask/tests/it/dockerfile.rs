@@ -1,13 +1,11 @@
 //! `cargo xtask dockerfile [--check]`: generation, the pre-commit check, and the
 //! repository's own committed Dockerfile.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{assert_expected, Project};
+use crate::support::{assert_expected, Project};
 
 fn expected_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected")
