@@ -5,6 +5,7 @@ mod cli;
 mod context;
 mod dockerfile;
 mod engine;
+mod env_file;
 mod exit;
 mod files;
 mod freshness;
@@ -69,11 +70,13 @@ fn run() -> Result<()> {
     }
 }
 
-/// A shell in the project root, and the project's snippets read and checked.
+/// A shell in the project root, and the project's settings and snippets read
+/// and checked, before anything is written or run.
 fn load() -> Result<(Shell, Project)> {
     let root = project::root()?;
+    let settings = Settings::load(&root)?;
     let sh = Shell::new()?;
     sh.change_dir(&root);
-    let project = Project::load(root, Settings::from_env())?;
+    let project = Project::load(root, settings)?;
     Ok((sh, project))
 }
