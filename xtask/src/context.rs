@@ -8,17 +8,28 @@ use std::path::Path;
 const HEAVY: [&str; 2] = ["target", ".git"];
 
 /// A warning for each heavy folder under `root` that `.dockerignore` lets
-/// into the context, with its size and the line that keeps it out.
+/// into the context, with its size and the line that keeps it out. A folder
+/// re-included on purpose (corpusops' stage 4 snapshots `.git`) is not warned
+/// about.
 pub(crate) fn warnings(root: &Path) -> Vec<String> {
     let ignore = fs::read_to_string(root.join(".dockerignore")).unwrap_or_default();
     HEAVY
         .iter()
-        .filter(|dir| root.join(dir).is_dir() && !ignored(&ignore, dir))
+        .filter(|dir| root.join(dir).is_dir() && !ignored(&ignore, dir) && !wanted(&ignore, dir))
         .map(|dir| {
             let size = human(dir_size(&root.join(dir)));
-            format!("the build context includes {dir}/ ({size}), sent with every build: add `/{dir}` to .dockerignore")
+            format!("the build context includes {dir}/ ({size}), sent with every build: add `/{dir}` to .dockerignore, or `!/{dir}` if the image needs it")
         })
         .collect()
+}
+
+/// Whether `.dockerignore` says the folder `name` belongs in the context: a
+/// re-include line `!name` or `!/name` exactly. A broader `!` pattern that
+/// happens to match is no such statement.
+fn wanted(dockerignore: &str, name: &str) -> bool {
+    dockerignore.lines().map(str::trim).any(|line| {
+        line.strip_prefix('!').is_some_and(|p| p.strip_prefix('/').unwrap_or(p) == name)
+    })
 }
 
 /// Whether a `.dockerignore` text excludes the top-level folder `name`. Only
@@ -86,6 +97,17 @@ mod tests {
             assert!(!ignored(text, "target"), "{text}");
         }
         assert!(ignored("/.git\n", ".git"));
+    }
+
+    #[test]
+    fn an_explicit_re_include_says_the_folder_is_wanted() {
+        for text in ["!.git", "!/.git", "  !/.git  ", "/.git\n!.git", "*\n!/.git\n"] {
+            assert!(wanted(text, ".git"), "{text}");
+        }
+        for text in ["", ".git", "!.git/", "!.gitignore", "!*", "!.g*", "# !.git", "!/target"] {
+            assert!(!wanted(text, ".git"), "{text}");
+        }
+        assert!(wanted("!target\r\n", "target"));
     }
 
     #[test]
