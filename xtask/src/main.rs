@@ -16,6 +16,7 @@ mod interrupt;
 mod lexer;
 #[cfg(test)]
 mod lexer_fuzz;
+mod migrate;
 mod project;
 mod secrets;
 mod selection;

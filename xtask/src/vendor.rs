@@ -2,6 +2,7 @@
 //! Every step writes only what is missing, so a second run changes nothing,
 //! and a file it cannot edit safely is explained instead of rewritten.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -9,9 +10,8 @@ use anyhow::{Context, Result};
 
 use crate::cargo_toml::{add_member, line_key, Members, Toml};
 use crate::exit::input_error;
-use crate::files;
-use crate::settings::Settings;
-use crate::snippets;
+use crate::settings::{self, Settings};
+use crate::{env_file, files, migrate, snippets};
 
 pub(crate) const HELP: &str = "\
 Make the project in DIR (any project, Rust or not) use this xtask.
@@ -24,16 +24,22 @@ What it writes in DIR, each only where missing, so running it again changes noth
   .cargo/config.toml     the alias: xtask = \"run --package xtask --\"
   Cargo.toml             a workspace with members = [\"xtask\"]; an existing workspace
                          gets \"xtask\" added to its members when that edit is safe
-  .gitignore, .dockerignore
-                         a /target line
+  .gitignore             a /target line
+  .dockerignore          /target and /<stages dir>/generated; in a project that had no
+                         Cargo.toml, also the /xtask, /Cargo.toml, /Cargo.lock and
+                         /.cargo it created: none of it belongs in an image
+  .docker/stages.env     the settings that .ansible/scripts/ansible_deploy_env(.local)
+                         assigns literally (corpusops projects), when DIR has none;
+                         those scripts are read, never run, and left as they are
   .docker/Dockerfile.stage0..4
                          a commented skeleton (in STAGES_DIR when set), only when DIR
                          has no snippets; existing snippets are never touched
 
 Where a file exists and cannot be edited safely (a package-only Cargo.toml, an
-[alias] table without xtask), it prints the exact lines to add and still exits 0.
-Refused, with nothing written (exit 2): DIR missing or not a folder, or DIR/xtask
-holding another crate.
+[alias] table without xtask), it prints the exact lines to add and still exits 0; so
+it does for the wrapper that replaces .ansible/scripts/docker_build_stages.sh.
+Refused, with nothing written (exit 2): DIR missing or not a folder, DIR/xtask
+holding another crate, or a DIR/.docker/stages.env the xtask would refuse.
 
 Options:
   -h, --help
@@ -108,11 +114,19 @@ COPY . ${APP_DIR}/
     ),
 ];
 
-/// What the run did, printed at the end: one line per file, then what is
-/// left to do by hand.
+/// The corpusops scripts vendor reads settings from, the one that wins first.
+const DEPLOY_ENVS: [&str; 2] =
+    [".ansible/scripts/ansible_deploy_env.local", ".ansible/scripts/ansible_deploy_env"];
+
+/// The corpusops build script the xtask replaces.
+const BUILD_SCRIPT: &str = ".ansible/scripts/docker_build_stages.sh";
+
+/// What the run did, printed at the end: one line per file, what it read
+/// from the deploy env, then what is left to do by hand.
 #[derive(Default)]
 struct Report {
     lines: Vec<String>,
+    migration: Vec<String>,
     by_hand: Vec<String>,
 }
 
@@ -143,22 +157,48 @@ pub(crate) fn run(dir: &Path) -> Result<()> {
     }
     let source = source_dir()?;
     refuse_foreign_xtask(dir, &source)?;
-    let stages_dir = Settings::from_env().stages_dir;
-
+    // DIR's own settings file, if any, is checked before anything is written;
+    // the snippets go where it or the deploy env says.
+    let has_settings = dir.join(settings::FILE).symlink_metadata().is_ok();
     let mut report = Report::default();
+    let (file_settings, migrated) = if has_settings {
+        (settings::read_file(dir)?, None)
+    } else {
+        let migrated = migrate_deploy_env(dir, &mut report);
+        let values = migrated.iter().flat_map(|m| m.values.clone()).collect();
+        (values, migrated)
+    };
+    let stages_dir = Settings::layered(&file_settings).stages_dir;
+    let tool_files = tool_files(dir, &source)?;
+
     copy_crate(&source, dir, &mut report)?;
     copy_lock(&source, dir, &mut report)?;
     cargo_alias(dir, &mut report)?;
     workspace(dir, &mut report)?;
-    ignore_target(dir, ".gitignore", &mut report)?;
-    ignore_target(dir, ".dockerignore", &mut report)?;
+    ignore(dir, ".gitignore", &["/target"], &mut report)?;
+    let mut kept_out = vec!["/target".to_string(), format!("/{}/generated", clean(&stages_dir))];
+    kept_out.extend(tool_files.iter().map(|f| f.to_string()));
+    let kept_out: Vec<&str> = kept_out.iter().map(String::as_str).collect();
+    ignore(dir, ".dockerignore", &kept_out, &mut report)?;
+    match &migrated {
+        Some(m) => write(dir, settings::FILE, &m.text, &mut report, "from the deploy env")?,
+        None if has_settings => report.file("unchanged", settings::FILE, "yours is kept"),
+        None => {}
+    }
     skeleton(dir, &stages_dir, &mut report)?;
+    build_script(dir, &mut report);
 
     // `.` says little in a report read later: show where it really went.
     let shown = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     println!("Vendored the xtask into {}:", shown.display());
     for line in &report.lines {
         println!("{line}");
+    }
+    if !report.migration.is_empty() {
+        println!("\nSettings read from the corpusops deploy env (never run, left as they are):");
+        for line in &report.migration {
+            println!("{line}");
+        }
     }
     for task in &report.by_hand {
         println!("\nTo do by hand: {task}");
@@ -378,24 +418,177 @@ fn workspace(dir: &Path, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// Build output never belongs in git or in a Docker build context (a
-/// project's target/ easily weighs gigabytes).
-fn ignore_target(dir: &Path, rel: &str, report: &mut Report) -> Result<()> {
+/// Adds each of `lines` that `rel` lacks. Build output never belongs in git
+/// or in a Docker build context (a project's target/ easily weighs
+/// gigabytes), and neither do the chain files or, in a project whose only Rust
+/// is the tool, the tool.
+fn ignore(dir: &Path, rel: &str, lines: &[&str], report: &mut Report) -> Result<()> {
     let path = dir.join(rel);
     let text = if path.exists() { read_text(&path)? } else { String::new() };
-    let ignored = text.lines().map(str::trim).any(|l| {
-        let l = l.trim_start_matches("./").trim_start_matches("**/").trim_start_matches('/');
-        l == "target" || l == "target/"
-    });
-    if ignored {
-        report.file("unchanged", rel, "already ignores target");
+    let same = |have: &str, want: &str| {
+        let norm = |l: &str| {
+            let l = l.trim().trim_start_matches("./").trim_start_matches("**/");
+            l.trim_start_matches('/').trim_end_matches('/').to_string()
+        };
+        norm(have) == norm(want)
+    };
+    let missing: Vec<&str> =
+        lines.iter().copied().filter(|want| !text.lines().any(|l| same(l, want))).collect();
+    if missing.is_empty() {
+        report.file("unchanged", rel, &format!("already ignores {}", lines.join(", ")));
         return Ok(());
     }
     let mut new = text.clone();
-    push_line(&mut new, "/target");
-    let note = if text.is_empty() { "" } else { "added /target" };
-    write(dir, rel, &same_newlines(&text, new), report, note)
+    for line in &missing {
+        push_line(&mut new, line);
+    }
+    let note =
+        if text.is_empty() { String::new() } else { format!("added {}", missing.join(", ")) };
+    write(dir, rel, &same_newlines(&text, new), report, &note)
 }
+
+/// `STAGES_DIR` as a path from the root: `./ops/` is `ops`.
+fn clean(stages_dir: &str) -> &str {
+    let dir = stages_dir.trim_start_matches("./").trim_end_matches('/');
+    if dir.is_empty() {
+        "."
+    } else {
+        dir
+    }
+}
+
+/// The tool's own files that a build context of DIR must not carry: in a
+/// project whose only Rust is the tool, the ones vendor creates (or created
+/// on an earlier run). A Rust project keeps them: its Dockerfile may build
+/// its workspace.
+fn tool_files(dir: &Path, source: &Path) -> Result<Vec<&'static str>> {
+    let manifest = fs::read_to_string(dir.join("Cargo.toml")).ok();
+    if manifest.as_deref().is_some_and(|m| m != WORKSPACE) {
+        return Ok(Vec::new());
+    }
+    let ours = |rel: &str, text: Option<String>| {
+        let theirs = fs::read_to_string(dir.join(rel)).ok();
+        theirs.is_none() && !dir.join(rel).exists() || (theirs.is_some() && theirs == text)
+    };
+    let lock =
+        source.parent().map(|p| p.join("Cargo.lock")).and_then(|p| fs::read_to_string(p).ok());
+    let alias = Some(format!("[alias]\n{ALIAS_LINE}\n"));
+    let cargo_dir_ours = !dir.join(".cargo").exists()
+        || (ours(".cargo/config.toml", alias)
+            && fs::read_dir(dir.join(".cargo")).is_ok_and(|entries| entries.count() == 1));
+    let mut files = vec!["/xtask", "/Cargo.toml"];
+    if ours("Cargo.lock", lock) {
+        files.push("/Cargo.lock");
+    }
+    if cargo_dir_ours {
+        files.push("/.cargo");
+    }
+    Ok(files)
+}
+
+/// What vendor takes from the deploy env: the settings file's text and values.
+struct Migrated {
+    text: String,
+    values: BTreeMap<String, String>,
+}
+
+/// Reads the known settings that the corpusops deploy env scripts assign
+/// literally, never running them; notes what it took, what it skipped and
+/// why. None when there is no script, or nothing to take.
+fn migrate_deploy_env(dir: &Path, report: &mut Report) -> Option<Migrated> {
+    let mut taken: BTreeMap<String, (String, &str, usize)> = BTreeMap::new();
+    let mut others: Vec<String> = Vec::new();
+    let (mut skipped, mut notes) = (Vec::new(), Vec::new());
+    for rel in DEPLOY_ENVS {
+        let path = dir.join(rel);
+        if path.symlink_metadata().is_err() {
+            continue;
+        }
+        let text = match fs::read(&path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(err) => {
+                let link = fs::read_link(&path)
+                    .map(|to| format!("; it links to {}", to.display()))
+                    .unwrap_or_default();
+                notes.push(format!("  unreadable {rel}: skipped ({err}{link})"));
+                continue;
+            }
+        };
+        let script = migrate::read(&text);
+        for a in &script.assignments {
+            if let Err(why) = &a.value {
+                skipped.push(format!("  skipped    {} ({rel}:{}): {why}", a.key, a.line));
+            }
+        }
+        for (key, (value, line)) in script.values() {
+            match taken.get(&key) {
+                Some((_, winner, at)) => skipped.push(format!(
+                    "  skipped    {key} ({rel}:{line}): {winner}:{at} sets it too, and wins"
+                )),
+                None => {
+                    taken.insert(key, (value, rel, line));
+                }
+            }
+        }
+        others
+            .extend(script.others.into_iter().filter(|o| !others.contains(o)).collect::<Vec<_>>());
+    }
+    if !others.is_empty() {
+        report
+            .migration
+            .push(format!("  ignored    {} (not settings of the xtask)", others.join(", ")));
+    }
+    for (key, (value, rel, line)) in &taken {
+        report
+            .migration
+            .push(format!("  took       {key}={} ({rel}:{line})", env_file::quote(value)));
+    }
+    if taken.is_empty() {
+        if !report.migration.is_empty() {
+            report.migration.push(format!("  nothing to take: {} not written", settings::FILE));
+        }
+        return None;
+    }
+    let mut text = String::from(SETTINGS_HEADER);
+    for rel in DEPLOY_ENVS {
+        let from: Vec<_> = taken.iter().filter(|(_, (_, r, _))| *r == rel).collect();
+        if from.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n# Taken by `cargo xtask vendor` from {rel}:\n"));
+        for (key, (value, _, line)) in from {
+            text.push_str(&format!("{key}={}  # line {line}\n", env_file::quote(value)));
+        }
+    }
+    let values = taken.into_iter().map(|(k, (v, _, _))| (k, v)).collect();
+    Some(Migrated { text, values })
+}
+
+const SETTINGS_HEADER: &str = "\
+# Settings of `cargo xtask` that the whole team shares (committed).
+# The environment overrides them: DOCKER_IMAGE=ns/app:dev cargo xtask stages
+# Syntax of docker compose's env files; nothing in here is expanded or run.
+# Accepted names: see `cargo xtask --help`.
+";
+
+/// corpusops' build script stays (other scripts and habits call it): the two
+/// lines that make it run the xtask are printed, never written.
+fn build_script(dir: &Path, report: &mut Report) {
+    let path = dir.join(BUILD_SCRIPT);
+    if path.symlink_metadata().is_err() {
+        return;
+    }
+    if fs::read_to_string(&path).is_ok_and(|text| text.contains("exec cargo xtask stages")) {
+        report.file("unchanged", BUILD_SCRIPT, "runs the xtask");
+        return;
+    }
+    report.file("unchanged", BUILD_SCRIPT, "left as it is: see below");
+    report.by_hand.push(format!(
+        "replace {BUILD_SCRIPT} with this two-line wrapper, so whatever calls it runs the xtask:\n\n{WRAPPER}"
+    ));
+}
+
+const WRAPPER: &str = "#!/bin/sh\ncd \"$(dirname \"$0\")/../..\" && exec cargo xtask stages \"$@\"";
 
 /// A commented skeleton for a project without snippets; a project that has
 /// any keeps them exactly as they are.
