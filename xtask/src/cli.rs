@@ -27,7 +27,7 @@ Commands:
 
 Run `cargo xtask <command> --help` for a command's options.
 
-Settings (environment variables):
+Settings (environment variables, else the team's .docker/stages.env: KEY=VALUE lines):
   STAGES_DIR         snippet folder relative to the project root (default .docker)
   DOCKER_IMAGE       image name, may carry a registry and a tag: host:5000/ns/app:v1
   DOCKER_IMAGE_TAG   tag when DOCKER_IMAGE has none (default latest)
