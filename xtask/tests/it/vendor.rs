@@ -76,7 +76,11 @@ on_both_builders! {
         assert_eq!(project.read(".cargo/config.toml"), ALIAS);
         assert!(project.read("Cargo.toml").starts_with("[workspace]\nmembers = [\"xtask\"]\n"));
         assert_eq!(project.read(".gitignore"), "*.pyc\n__pycache__\n/target\n");
-        assert_eq!(project.read(".dockerignore"), "/target\n");
+        assert_eq!(
+            project.read(".dockerignore"),
+            "/target\n/.docker/generated\n/xtask\n/Cargo.toml\n/Cargo.lock\n/.cargo\n",
+            "the tool stays out of the images of a project whose only Rust it is"
+        );
         for name in SKELETON {
             assert!(project.read(&format!(".docker/{name}")).starts_with("# Stage "), "{name}");
         }
@@ -208,7 +212,11 @@ fn cargo_config_and_ignore_files_are_appended_to_or_explained() {
         .write(".gitignore", "/target/\n");
     vendor_twice(&project);
     assert_eq!(project.read(".cargo/config.toml"), format!("[build]\njobs = 2\n\n{ALIAS}"));
-    assert_eq!(project.read(".dockerignore"), "node_modules\r\n.git\r\n/target\r\n");
+    assert_eq!(
+        project.read(".dockerignore"),
+        "node_modules\r\n.git\r\n/target\r\n/.docker/generated\r\n/xtask\r\n/Cargo.toml\r\n/Cargo.lock\r\n",
+        "a .cargo/ of the project's own stays in the context"
+    );
     assert_eq!(project.read(".gitignore"), "/target/\n");
 
     let other = Project::new("aliases");

@@ -1,0 +1,416 @@
+//! Issue 11: the team's settings in `.docker/stages.env`, the migration from
+//! the corpusops deploy env, build contexts free of the tool, and context
+//! warnings that a re-include line silences.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::docker::{Repo, BASE_IMAGE};
+use crate::support::{FakeEngine, Project};
+
+const SETTINGS: &str = ".docker/stages.env";
+
+/// A project with two stages whose chain names the image in its stage 1 file.
+fn two_stages(name: &str) -> Project {
+    let project = Project::new(name);
+    project.stages(&["FROM busybox\n", "RUN true\n"]);
+    project
+}
+
+/// The `FROM` line of chain file 1: where the image name shows.
+fn chain_parent(project: &Project) -> String {
+    let chain = project.read(".docker/generated/Dockerfile.stage1");
+    chain.lines().find(|l| l.starts_with("FROM ")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_settings_file_names_the_image() {
+    let project = two_stages("file-image");
+    project.write(SETTINGS, "# ours\nexport DOCKER_IMAGE=team/app # committed\n");
+    project.xtask(&["dockerfile"]).run().ok();
+    assert_eq!(chain_parent(&project), "FROM team/app:latest_stage0");
+}
+
+#[test]
+fn the_environment_overrides_the_settings_file() {
+    let project = two_stages("env-wins");
+    project.write(SETTINGS, "DOCKER_IMAGE=team/app\nDOCKER_IMAGE_TAG=v1\n");
+    project.xtask(&["dockerfile"]).env("DOCKER_IMAGE", "mine/app").run().ok();
+    assert_eq!(chain_parent(&project), "FROM mine/app:v1_stage0");
+}
+
+#[test]
+fn an_empty_environment_value_leaves_the_file_in_charge() {
+    let project = two_stages("empty-env");
+    project.write(SETTINGS, "A_GIT_NAMESPACE=Corpusops\nA_GIT_PROJECT=setups.djangoproject\n");
+    project.xtask(&["dockerfile"]).env("A_GIT_PROJECT", "").run().ok();
+    assert_eq!(chain_parent(&project), "FROM corpusops/setups.djangoproject:latest_stage0");
+}
+
+#[test]
+fn the_settings_file_does_not_follow_stages_dir() {
+    let project = Project::new("stages-dir-file");
+    project
+        .write("ops/Dockerfile.stage0", "FROM busybox\n")
+        .write("ops/Dockerfile.stage1", "RUN true\n")
+        .write(SETTINGS, "STAGES_DIR=ops\nDOCKER_IMAGE=team/ops\n")
+        .write("ops/stages.env", "DOCKER_IMAGE=not/read\n");
+    project.xtask(&["dockerfile"]).run().ok();
+    assert!(project
+        .read("ops/generated/Dockerfile.stage1")
+        .contains("FROM team/ops:latest_stage0"));
+}
+
+#[test]
+fn every_command_reads_the_settings_file() {
+    let project = two_stages("every-command");
+    project.write(SETTINGS, "DOCKER_IMAG=team/app\n");
+    let fake = FakeEngine::new(&project);
+    for args in
+        [&["dockerfile"][..], &["dockerfile", "--check"], &["stages"], &["status"], &["verify"]]
+    {
+        project.xtask(args).env("PATH", fake.path()).run().error(
+            2,
+            ".docker/stages.env:1: unknown setting `DOCKER_IMAG` (did you mean `DOCKER_IMAGE`?)",
+        );
+    }
+    assert!(fake.take_calls().is_empty(), "a refused run called the engine");
+}
+
+#[test]
+fn the_engine_and_build_args_come_from_the_file() {
+    let project = two_stages("file-engine");
+    let fake = FakeEngine::new(&project);
+    let engine = fake.dir.join("docker");
+    project.write(
+        SETTINGS,
+        format!(
+            "DOCKER={}\nDOCKER_BUILD_ARGS=--network host --label 'team=a b'\nA_ENV_NAME=\"prod\"\n",
+            engine.display()
+        ),
+    );
+    project.xtask(&["stages", "1"]).env("DOCKER_IMAGE", "team/app").run().ok();
+    let builds: Vec<String> =
+        fake.take_calls().into_iter().filter(|c| c.starts_with("[build]")).collect();
+    assert!(
+        builds
+            .iter()
+            .all(|c| c
+                .contains("[--build-arg][APP_ENV_NAME=prod][--network][host][--label][team=a b]")),
+        "{builds:#?}"
+    );
+}
+
+// ---------------------------------------------------------------- vendor
+
+/// A corpusops project shaped like setups.django: the `.local` deploy env, a
+/// `ansible_deploy_env` symlink into a corpusops checkout that is not there,
+/// assignments built from other variables, and the old build script.
+fn corpusops_project(name: &str) -> Project {
+    corpusops_files(Project::new(name))
+}
+
+fn corpusops_files(project: Project) -> Project {
+    project
+        .write(
+            ".ansible/scripts/ansible_deploy_env.local",
+            "#!/usr/bin/env bash\n\
+             # edit and adapt to your project needs\n\
+             export A_GIT_SERVER=${A_GIT_SERVER:-https://github.com}\n\
+             export A_GIT_NAMESPACE=${A_GIT_NAMESPACE:-corpusops}\n\
+             export A_GIT_PROJECT=${A_GIT_PROJECT:-setups.djangoproject}\n\
+             export A_GIT_URL=${A_GIT_SERVER}/$A_GIT_NAMESPACE/$A_GIT_PROJECT\n\
+             export DOCKER_IMAGE=${A_GIT_NAMESPACE}/${A_GIT_PROJECT}\n\
+             export DOCKER_IMAGE_TAG=$(git rev-parse --short HEAD)\n",
+        )
+        .write(".ansible/scripts/docker_build_stages.sh", "#!/usr/bin/env bash\ntouch pwned\n")
+        .write("manage.py", "print('hi')\n");
+    std::os::unix::fs::symlink(
+        "../../local/corpusops.bootstrap/hacking/deploy/ansible_deploy_env",
+        project.path(".ansible/scripts/ansible_deploy_env"),
+    )
+    .unwrap();
+    project
+}
+
+#[test]
+fn vendor_takes_the_image_name_from_the_deploy_env() {
+    let project = corpusops_project("setups.django");
+    let local = project.read(".ansible/scripts/ansible_deploy_env.local");
+    let out = project.xtask(&["vendor", "."]).run().ok();
+    for line in [
+        "created    .docker/stages.env (from the deploy env)",
+        "took       A_GIT_NAMESPACE=corpusops (.ansible/scripts/ansible_deploy_env.local:4)",
+        "took       A_GIT_PROJECT=setups.djangoproject (.ansible/scripts/ansible_deploy_env.local:5)",
+        "skipped    DOCKER_IMAGE (.ansible/scripts/ansible_deploy_env.local:7): `${A_GIT_NAMESPACE}/${A_GIT_PROJECT}` is built from other variables",
+        "skipped    DOCKER_IMAGE_TAG (.ansible/scripts/ansible_deploy_env.local:8): `$(git rev-parse --short HEAD)` runs a command",
+        "unreadable .ansible/scripts/ansible_deploy_env: skipped",
+        "ignored    A_GIT_SERVER, A_GIT_URL (not settings of the xtask)",
+        "#!/bin/sh\ncd \"$(dirname \"$0\")/../..\" && exec cargo xtask stages \"$@\"\n",
+    ] {
+        if !out.stdout().contains(line) {
+            out.fail(&format!("stdout lacks {line:?}"));
+        }
+    }
+    let settings = project.read(SETTINGS);
+    assert!(
+        settings.contains(
+            "# Taken by `cargo xtask vendor` from .ansible/scripts/ansible_deploy_env.local:\n\
+             A_GIT_NAMESPACE=corpusops  # line 4\nA_GIT_PROJECT=setups.djangoproject  # line 5\n"
+        ),
+        "{settings}"
+    );
+    assert!(!settings.lines().any(|l| l.starts_with("DOCKER_IMAGE")), "{settings}");
+    // Read, never run, left alone.
+    assert!(!project.exists("pwned"));
+    assert_eq!(project.read(".ansible/scripts/ansible_deploy_env.local"), local);
+    assert!(project.path(".ansible/scripts/ansible_deploy_env").symlink_metadata().is_ok());
+
+    project.xtask(&["dockerfile"]).run().ok();
+    assert_eq!(chain_parent_of(&project, 1), "FROM corpusops/setups.djangoproject:latest_stage0");
+}
+
+/// The `FROM` line of chain file `n`.
+fn chain_parent_of(project: &Project, n: usize) -> String {
+    let chain = project.read(&format!(".docker/generated/Dockerfile.stage{n}"));
+    chain.lines().find(|l| l.starts_with("FROM ")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn vendor_twice_changes_nothing_and_keeps_an_edited_settings_file() {
+    let project = corpusops_project("vendor-twice");
+    project.xtask(&["vendor", "."]).run().ok();
+    project.write(SETTINGS, "DOCKER_IMAGE=team/edited\n");
+    let before = project.files();
+    let again = project.xtask(&["vendor", "."]).run().ok();
+    assert!(!again.stdout().contains("  created ") && !again.stdout().contains("  changed "));
+    again.stdout_has("unchanged  .docker/stages.env (yours is kept)");
+    assert_eq!(before, project.files(), "the second vendor run changed files");
+}
+
+#[test]
+fn the_local_deploy_env_wins_and_literal_forms_are_read() {
+    let project = Project::new("two-deploy-envs");
+    project
+        .write(
+            ".ansible/scripts/ansible_deploy_env",
+            "DOCKER_IMAGE=base/app\nA_ENV_NAME='prod env'\nDOCKER_BUILD_ARGS=\"--network host\"\n",
+        )
+        .write(
+            ".ansible/scripts/ansible_deploy_env.local",
+            "export DOCKER_IMAGE=${DOCKER_IMAGE-local/app}\n",
+        );
+    project
+        .xtask(&["vendor", "."])
+        .run()
+        .ok()
+        .stdout_has("skipped    DOCKER_IMAGE (.ansible/scripts/ansible_deploy_env:1): .ansible/scripts/ansible_deploy_env.local:1 sets it too, and wins");
+    let settings = project.read(SETTINGS);
+    for line in [
+        "DOCKER_IMAGE=local/app  # line 1",
+        "A_ENV_NAME='prod env'  # line 2",
+        "DOCKER_BUILD_ARGS='--network host'  # line 3",
+    ] {
+        assert!(settings.contains(line), "lacks {line:?}:\n{settings}");
+    }
+}
+
+#[test]
+fn vendor_keeps_the_tool_out_of_a_non_rust_projects_context() {
+    let project = Project::new("non-rust-context");
+    project.write(".dockerignore", "node_modules\n");
+    project.xtask(&["vendor", "."]).env("STAGES_DIR", "./ops/").run().ok();
+    assert_eq!(
+        project.read(".dockerignore"),
+        "node_modules\n/target\n/ops/generated\n/xtask\n/Cargo.toml\n/Cargo.lock\n/.cargo\n"
+    );
+}
+
+#[test]
+fn a_rust_project_keeps_its_cargo_files_in_the_context() {
+    let project = Project::new("rust-context");
+    project
+        .write("Cargo.toml", "[workspace]\nmembers = [\"app\"]\n")
+        .write(".cargo/config.toml", "[build]\njobs = 2\n");
+    project.xtask(&["vendor", "."]).run().ok();
+    assert_eq!(project.read(".dockerignore"), "/target\n/.docker/generated\n");
+}
+
+// ------------------------------------------------------ context warnings
+
+#[test]
+fn a_re_include_line_silences_the_context_warning() {
+    let project = two_stages("re-include");
+    let fake = FakeEngine::new(&project);
+    project.write(".git/HEAD", "ref: refs/heads/main\n").write("target/debug/x", "build");
+    let warned = |ignore: &str, dir: &str| {
+        project.write(".dockerignore", ignore);
+        let out = project.xtask(&["stages", "0"]).env("PATH", fake.path()).run().ok();
+        out.stderr().contains(&format!("the build context includes {dir}/"))
+    };
+    assert!(warned("", ".git") && warned("", "target"));
+    assert!(!warned("!.git\n", ".git") && warned("!.git\n", "target"));
+    assert!(!warned("/.git\n!/.git\n", ".git"));
+    assert!(!warned("!target\n", "target") && !warned("!/target\n", "target"));
+    assert!(warned("!.g*\n", ".git"), "a broad pattern is no re-include line");
+}
+
+// ------------------------------------------------------------ real build
+
+/// The files under `/provision_dir` of `image`, read as verify reads an
+/// image: `docker create`, then `docker export` of that container.
+fn provision_dir_files(image: &str) -> Vec<String> {
+    let id = crate::support::docker::docker(&["create", image, "/bin/true"]);
+    let export = Command::new("docker").args(["export", &id]).output();
+    // Removed before any assertion: no container is left behind.
+    crate::support::docker::docker(&["rm", "-f", &id]);
+    let export = export.unwrap();
+    assert!(export.status.success(), "docker export failed");
+    let mut tar = Command::new("tar")
+        .args(["-t"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        tar.stdin.take().unwrap().write_all(&export.stdout).unwrap();
+    }
+    let listing = tar.wait_with_output().unwrap();
+    String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("provision_dir/").map(str::to_string))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+on_both_builders! {
+    /// `ADD . /provision_dir` in a vendored non-Rust project: the stage image
+    /// holds the code and none of the tool's files.
+    fn a_vendored_projects_stage_image_holds_none_of_the_tools_files(builder: Builder) {
+        let project = corpusops_files(Project::on("clean-context", builder));
+        project.xtask(&["vendor", "."]).run().ok();
+        project
+            .write(".docker/Dockerfile.stage0", format!("FROM {BASE_IMAGE}\nADD . /provision_dir\n"))
+            .write(".docker/Dockerfile.stage1", "RUN ls /provision_dir > /listing\n");
+        for n in 2..5 {
+            std::fs::remove_file(project.path(&format!(".docker/Dockerfile.stage{n}"))).unwrap();
+        }
+        let repo = Repo::new(&format!("clean-context-{builder:?}").to_lowercase());
+        project.xtask(&["stages", "0", "1"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        let files = provision_dir_files(&repo.tag("latest_stage1"));
+        assert!(files.iter().any(|f| f == "manage.py"), "the code is there: {files:?}");
+        let tool: Vec<&String> = files
+            .iter()
+            .filter(|f| {
+                ["xtask/", "Cargo.toml", "Cargo.lock", ".cargo/", ".docker/generated/"]
+                    .iter()
+                    .any(|t| f.starts_with(t) && f.as_str() != ".docker/generated/")
+            })
+            .collect();
+        assert!(tool.is_empty(), "the stage image holds the tool's files: {tool:?}");
+        assert!(Path::new(&project.path(".docker/generated/.lock")).exists());
+    }
+}
+
+// ------------------------------------------------------------- no shell
+
+#[test]
+fn hostile_values_in_the_settings_file_stay_literal() {
+    let project = two_stages("hostile-file");
+    let fake = FakeEngine::new(&project);
+    let marker = std::env::temp_dir().join(format!("xtask-pwned-file-{}", std::process::id()));
+    let m = marker.display();
+    project.write(
+        SETTINGS,
+        format!(
+            "DOCKER_BUILD_ARGS=--label a=$(touch {m}) --label `touch {m}` $HOME\n\
+             A_ENV_NAME=\"$(touch {m});touch pwned\"\n\
+             DOCKER_IMAGE_TAG='v1'\n"
+        ),
+    );
+    project
+        .xtask(&["stages", "1"])
+        .env("PATH", fake.path())
+        .env("DOCKER_IMAGE", "t/app")
+        .run()
+        .ok();
+    let builds: Vec<String> =
+        fake.take_calls().into_iter().filter(|c| c.starts_with("[build]")).collect();
+    let words = format!(
+        "[--build-arg][APP_ENV_NAME=$(touch {m});touch pwned][--label][a=$(touch][{m})][--label][`touch][{m}`][$HOME]"
+    );
+    assert!(
+        !builds.is_empty() && builds.iter().all(|b| b.contains(&words)),
+        "{builds:#?}\nwant {words}"
+    );
+    assert!(!marker.exists() && !project.exists("pwned"), "a value reached a shell");
+}
+
+#[test]
+fn a_hostile_image_name_in_the_settings_file_is_refused() {
+    let project = two_stages("hostile-image-file");
+    let fake = FakeEngine::new(&project);
+    project.write(SETTINGS, "DOCKER_IMAGE=ns/app;touch pwned\nDOCKER_IMAGE_TAG=`touch pwned`\n");
+    project
+        .xtask(&["stages"])
+        .env("PATH", fake.path())
+        .run()
+        .error(2, "invalid image reference `ns/app;touch pwned`");
+    assert!(fake.take_calls().is_empty() && !project.exists("pwned"));
+}
+
+// ------------------------------------------------------------ bad input
+
+/// A settings file that must be refused: exit 2, an `error:` line naming
+/// the file and line, a line saying what to do, and nothing written or run.
+fn refused(class: &str, contents: Option<&[u8]>, error: &str) {
+    let project = two_stages(class);
+    project.write("Dockerfile", "# committed\n");
+    match contents {
+        Some(bytes) => {
+            project.write(SETTINGS, bytes);
+        }
+        None => std::fs::create_dir_all(project.path(SETTINGS)).unwrap(),
+    }
+    let fake = FakeEngine::new(&project);
+    let before = project.files();
+    for args in [&["dockerfile"][..], &["stages"], &["status"], &["verify"]] {
+        let out = project.xtask(args).env("PATH", fake.path()).run().error(2, error);
+        if !out.stdout().is_empty() || out.stderr().lines().count() != 2 {
+            out.fail(&format!("[{class}] expected two lines on stderr and nothing on stdout"));
+        }
+    }
+    assert_eq!(before, project.files(), "[{class}] a refused run wrote files");
+    assert!(fake.take_calls().is_empty(), "[{class}] a refused run called the engine");
+}
+
+#[test]
+fn bad_settings_files_are_refused_before_anything_is_written() {
+    refused(
+        "no-equals",
+        Some(b"# team\nDOCKER_IMAGE=a/b\nDOCKER_IMAGE_TAG\n"),
+        "error: .docker/stages.env:3: `DOCKER_IMAGE_TAG` is not a KEY=VALUE line",
+    );
+    refused(
+        "unterminated",
+        Some(b"A_ENV_NAME=\"prod\nDOCKER_IMAGE=a/b\n"),
+        "error: .docker/stages.env:1: unterminated double quote",
+    );
+    refused(
+        "unknown",
+        Some(b"\n\nDOCKER_IMAG=a/b\n"),
+        "error: .docker/stages.env:3: unknown setting `DOCKER_IMAG` (did you mean `DOCKER_IMAGE`?)",
+    );
+    refused(
+        "twice",
+        Some(b"DOCKER_IMAGE=a/b\nA_ENV_NAME=x\nexport DOCKER_IMAGE=c/d\n"),
+        "error: .docker/stages.env:3: `DOCKER_IMAGE` is set twice, on lines 1 and 3",
+    );
+    refused(
+        "not-utf8",
+        Some(b"DOCKER_IMAGE=a/b\nA_ENV_NAME=caf\xe9\n"),
+        "error: .docker/stages.env:2: not UTF-8 (invalid byte at column 15)",
+    );
+    refused("directory", None, "error: .docker/stages.env: is a directory");
+}
