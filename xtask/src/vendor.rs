@@ -534,15 +534,14 @@ fn migrate_deploy_env(dir: &Path, report: &mut Report) -> Option<Migrated> {
             .extend(script.others.into_iter().filter(|o| !others.contains(o)).collect::<Vec<_>>());
     }
     if !others.is_empty() {
-        report
-            .migration
-            .push(format!("  ignored    {} (not settings of the xtask)", others.join(", ")));
+        notes.push(format!("  ignored    {} (not settings of the xtask)", others.join(", ")));
     }
     for (key, (value, rel, line)) in &taken {
-        report
-            .migration
-            .push(format!("  took       {key}={} ({rel}:{line})", env_file::quote(value)));
+        let value = env_file::quote(value);
+        report.migration.push(format!("  took       {key}={value} ({rel}:{line})"));
     }
+    report.migration.extend(skipped);
+    report.migration.extend(notes);
     if taken.is_empty() {
         if !report.migration.is_empty() {
             report.migration.push(format!("  nothing to take: {} not written", settings::FILE));
