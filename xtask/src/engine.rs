@@ -184,7 +184,7 @@ impl<'a> Engine<'a> {
         if !output.status.success() {
             anyhow::bail!("{} export failed: {}", self.program, first_line(&output.stderr));
         }
-        Ok(parsed?)
+        parsed
     }
 
     /// Removes `tag`, ignoring failures: for temporary tags.
