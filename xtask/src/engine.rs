@@ -13,6 +13,7 @@ use xshell::{cmd, Shell};
 
 use crate::exit::{input_error, interrupted};
 use crate::interrupt;
+use crate::out::out;
 use crate::shell_words::quote;
 use crate::tar;
 
@@ -230,7 +231,7 @@ impl<'a> Engine<'a> {
     fn stream(&self, subcommand: &str, words: &[Word]) -> Result<Outcome> {
         let shown = self.show(subcommand, words);
         if self.dry_run {
-            println!("{shown}");
+            out!("{shown}")?;
             return Ok(Outcome { status: success(), reason: String::new() });
         }
         eprintln!("$ {shown}");

@@ -1,5 +1,5 @@
-//! Exit codes are decided here and nowhere else: 0 success, 1 a build, push,
-//! check or verify failed, 2 the input or the environment is wrong, 130 the
+//! Exit codes are decided here and nowhere else: 0 success (also when the
+//! reader of stdout went away), 1 a build, push, check or verify failed, 2 the input or the environment is wrong, 130 the
 //! user interrupted the run. Errors print as one `error: ...` line, then a line
 //! saying what to do.
 
@@ -48,6 +48,23 @@ pub(crate) fn interrupted(message: impl Into<String>) -> anyhow::Error {
     exit(Code::Interrupted, message, "nothing after the interrupted step was built or tagged")
 }
 
+/// stdout was closed by whoever read it (`| head -1`): the run stops, and
+/// that is a success with nothing more to say.
+#[derive(Debug)]
+pub(crate) struct StdoutClosed;
+
+impl fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stdout was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+pub(crate) fn stdout_closed() -> anyhow::Error {
+    anyhow::Error::new(StdoutClosed)
+}
+
 /// The exit code `err` carries, if it carries one.
 pub(crate) fn code(err: &anyhow::Error) -> Option<Code> {
     err.downcast_ref::<Exit>().map(|exit| exit.code)
@@ -56,6 +73,9 @@ pub(crate) fn code(err: &anyhow::Error) -> Option<Code> {
 /// Prints the error of a run, if any, and turns it into the process exit code.
 pub(crate) fn report(result: anyhow::Result<()>) -> ExitCode {
     let Err(err) = result else { return ExitCode::SUCCESS };
+    if err.chain().any(|cause| cause.is::<StdoutClosed>()) {
+        return ExitCode::SUCCESS;
+    }
     // Errors without a code of their own come from the file system or another
     // program around us: the environment is wrong.
     let (code, hint) = match err.downcast_ref::<Exit>() {

@@ -15,6 +15,7 @@ mod interrupt;
 mod lexer;
 #[cfg(test)]
 mod lexer_fuzz;
+mod out;
 mod project;
 mod secrets;
 mod selection;
@@ -44,10 +45,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     match cli::parse(std::env::args_os().skip(1).collect())? {
-        Command::Help(text) => {
-            print!("{text}");
-            Ok(())
-        }
+        Command::Help(text) => out::print(format_args!("{text}")),
         Command::Dockerfile { check } => {
             let (sh, project) = load()?;
             dockerfile::run(&sh, &project, check)

@@ -10,6 +10,7 @@ use xshell::Shell;
 
 use crate::engine::Engine;
 use crate::exit::failure;
+use crate::out::out;
 use crate::project::Project;
 use crate::stages::{self, Options, Plan};
 use crate::tar::{display, Entry, Kind};
@@ -66,10 +67,10 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
         compare_config(&config(&engine, &chain_tag)?, &config(&engine, &main_tag)?);
     differences.extend(compare_trees(&tree(&engine, &chain_tag)?, &tree(&engine, &main_tag)?));
     for line in &differences {
-        println!("{line}");
+        out!("{line}")?;
     }
     if differences.is_empty() {
-        println!("the chain ({chain_tag}) and the main Dockerfile agree: same config, same files");
+        out!("the chain ({chain_tag}) and the main Dockerfile agree: same config, same files")?;
         return Ok(());
     }
     Err(failure(
