@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Code {
+    StdoutClosed = 0,
     Failed = 1,
     Input = 2,
     Interrupted = 130,
@@ -49,20 +50,10 @@ pub(crate) fn interrupted(message: impl Into<String>) -> anyhow::Error {
 }
 
 /// stdout was closed by whoever read it (`| head -1`): the run stops, and
-/// that is a success with nothing more to say.
-#[derive(Debug)]
-pub(crate) struct StdoutClosed;
-
-impl fmt::Display for StdoutClosed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("stdout was closed")
-    }
-}
-
-impl std::error::Error for StdoutClosed {}
-
+/// that is a success with nothing more to say. An `Exit` like the others, so
+/// code that passes on errors with a code of their own passes it on too.
 pub(crate) fn stdout_closed() -> anyhow::Error {
-    anyhow::Error::new(StdoutClosed)
+    exit(Code::StdoutClosed, "stdout was closed", "")
 }
 
 /// The exit code `err` carries, if it carries one.
@@ -73,15 +64,15 @@ pub(crate) fn code(err: &anyhow::Error) -> Option<Code> {
 /// Prints the error of a run, if any, and turns it into the process exit code.
 pub(crate) fn report(result: anyhow::Result<()>) -> ExitCode {
     let Err(err) = result else { return ExitCode::SUCCESS };
-    if err.chain().any(|cause| cause.is::<StdoutClosed>()) {
-        return ExitCode::SUCCESS;
-    }
     // Errors without a code of their own come from the file system or another
     // program around us: the environment is wrong.
     let (code, hint) = match err.downcast_ref::<Exit>() {
         Some(exit) => (exit.code, exit.hint.as_str()),
         None => (Code::Input, "check the path or program named above"),
     };
+    if code == Code::StdoutClosed {
+        return ExitCode::SUCCESS;
+    }
     let message = format!("{err:#}").replace('\n', " ");
     eprintln!("error: {message}");
     if !hint.is_empty() {
