@@ -1,0 +1,183 @@
+//! The review's points, end to end (issue 10): verify with a file name that is
+//! not UTF-8, no container left behind by verify however it ends, a closed
+//! stdout, `cargo xtask` alone, and a heredoc under ONBUILD.
+//!
+//! Written before the one-binary harness landed: `builders()` stands in for its
+//! way of running a docker test on both builders.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::docker::{docker, Repo, BASE_IMAGE};
+use crate::support::Project;
+
+/// The legacy builder (docker 28 client) and BuildKit (Debian's 20.10 client).
+fn builders() -> [(&'static str, [(&'static str, &'static str); 2]); 2] {
+    [
+        ("legacy", [("DOCKER", "/usr/local/bin/docker"), ("DOCKER_BUILDKIT", "0")]),
+        ("buildkit", [("DOCKER", "/usr/bin/docker"), ("DOCKER_BUILDKIT", "1")]),
+    ]
+}
+
+/// Containers carrying `label`: the snippets below put it on their images, so
+/// every container made from them (a build step's, verify's export) has it,
+/// and tests running side by side do not count each other's.
+fn containers(label: &str) -> Vec<String> {
+    let ids = docker(&["ps", "-aq", "--filter", &format!("label={label}")]);
+    ids.lines().map(str::to_string).collect()
+}
+
+fn labelled_base(label: &str) -> String {
+    format!("FROM {BASE_IMAGE}\nLABEL {label}=1")
+}
+
+#[test]
+fn no_command_prints_the_help() {
+    let project = Project::new("review-no-command");
+    let out = project.xtask(&[]).run().ok();
+    assert!(
+        out.stdout().starts_with("cargo xtask: build Docker images in stages"),
+        "{}",
+        out.stdout()
+    );
+}
+
+#[test]
+fn onbuild_heredoc_body_is_not_an_instruction() {
+    let project = Project::new("review-onbuild-heredoc");
+    project.stages(&["FROM a", "ONBUILD RUN <<EOF\nFROM x\nEOF"]);
+    project.xtask(&["dockerfile"]).run().ok();
+    assert!(project.read("Dockerfile").contains("ONBUILD RUN <<EOF\nFROM x\nEOF\n"));
+}
+
+#[test]
+fn dry_run_into_a_closed_pipe_exits_0_quietly() {
+    let repo = Repo::new("review-pipe");
+    let project = Project::new("review-pipe");
+    let texts: Vec<String> = (0..300)
+        .map(|n| if n == 0 { format!("FROM {BASE_IMAGE}") } else { format!("RUN echo {n}") })
+        .collect();
+    project.stages(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+    // Long lines: far more than a pipe buffer, so the writes after `head`
+    // exits do fail.
+    let padding = format!("--build-arg PAD={}", "x".repeat(500));
+    let mut command = project
+        .xtask(&["stages", "--dry-run"])
+        .env("DOCKER_IMAGE", &repo.name)
+        .env("DOCKER_BUILD_ARGS", &padding)
+        .command;
+    let mut xtask = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let head = Command::new("head")
+        .arg("-1")
+        .stdin(xtask.stdout.take().unwrap())
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let out = xtask.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(head.stdout.iter().filter(|&&b| b == b'\n').count(), 1);
+    assert!(
+        out.status.code() == Some(0) && !stderr.contains("error"),
+        "exit {:?}, stderr:\n{stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn verify_names_a_non_utf8_file_escaped() {
+    for (builder, env) in builders() {
+        let repo = Repo::new(&format!("review-bytes-{builder}"));
+        let project = Project::new("review-bytes");
+        project.stages(&[
+            &format!("FROM {BASE_IMAGE}"),
+            "ONBUILD RUN touch \"/$(printf 'bad\\377')\"",
+            "ENV DONE=1",
+        ]);
+        let mut run = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name);
+        for (name, value) in env {
+            run = run.env(name, value);
+        }
+        let out = run.run().error(1, "the chain and the main Dockerfile differ");
+        assert!(
+            out.stdout().contains("file /bad\\xff: only in the chain"),
+            "{builder}: {}",
+            out.stdout()
+        );
+    }
+}
+
+/// verify agrees, differs or fails: no container of its images stays.
+#[test]
+fn verify_leaves_no_container_however_it_ends() {
+    for (builder, env) in builders() {
+        for (case, later, code) in [
+            ("agree", "ENV A=1", 0),
+            ("differ", "ONBUILD RUN touch /x", 1),
+            ("fail", "RUN false", 1),
+        ] {
+            let label = format!("xtask-review-{}-{builder}-{case}", std::process::id());
+            let repo = Repo::new(&format!("review-containers-{builder}-{case}"));
+            let project = Project::new("review-containers");
+            project.stages(&[&labelled_base(&label), later, "ENV DONE=1"]);
+            let mut run = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name);
+            for (name, value) in env {
+                run = run.env(name, value);
+            }
+            run.run().code(code);
+            assert_eq!(containers(&label), Vec::<String>::new(), "{builder} {case}");
+        }
+    }
+}
+
+/// A Ctrl-C while verify reads an image's files removes the export container
+/// and the temporary tag.
+#[test]
+fn interrupted_verify_removes_its_container_and_tag() {
+    for (builder, env) in builders() {
+        let label = format!("xtask-review-{}-{builder}-interrupt", std::process::id());
+        let repo = Repo::new(&format!("review-interrupt-{builder}"));
+        let project = Project::new("review-interrupt");
+        // A big file keeps the export running long enough to be interrupted.
+        project.stages(&[
+            &labelled_base(&label),
+            "RUN dd if=/dev/zero of=/big bs=1048576 count=200 2>/dev/null",
+        ]);
+        let mut run = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name);
+        for (name, value) in env {
+            run = run.env(name, value);
+        }
+        let mut child = run
+            .command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while containers(&label).is_empty() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{builder}: verify ended before its export"
+            );
+            assert!(Instant::now() < deadline, "{builder}: no export container");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        interrupt(child.id());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{builder}: {stderr}");
+        assert_eq!(containers(&label), Vec::<String>::new(), "{builder}");
+        assert!(!repo.tags().iter().any(|t| t.contains("verify")), "{builder}: {:?}", repo.tags());
+    }
+}
+
+/// SIGINT to the xtask alone, as `kill -INT` does.
+fn interrupt(pid: u32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    let pid = i32::try_from(pid).unwrap();
+    assert!(pid > 1);
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { kill(pid, 2) }, 0);
+}
