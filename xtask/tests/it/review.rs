@@ -27,6 +27,21 @@ fn containers(label: &str) -> Vec<String> {
     ids.lines().map(str::to_string).collect()
 }
 
+/// Those of them that verify created to export an image (command `/xtask-export`).
+fn export_containers(label: &str) -> Vec<String> {
+    let filter = format!("label={label}");
+    let rows = docker(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.ID}} {{.Command}}",
+    ]);
+    rows.lines().filter(|row| row.contains("/xtask-export")).map(str::to_string).collect()
+}
+
 fn labelled_base(label: &str) -> String {
     format!("FROM {BASE_IMAGE}\nLABEL {label}=1")
 }
@@ -154,7 +169,8 @@ fn interrupted_verify_removes_its_container_and_tag() {
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(300);
-        while containers(&label).is_empty() {
+        // Not a build step's container: the export's.
+        while export_containers(&label).is_empty() {
             assert!(
                 child.try_wait().unwrap().is_none(),
                 "{builder}: verify ended before its export"
