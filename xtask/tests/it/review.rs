@@ -1,22 +1,16 @@
 //! The review's points, end to end (issue 10): verify with a file name that is
 //! not UTF-8, no container left behind by verify however it ends, a closed
 //! stdout, `cargo xtask` alone, and a heredoc under ONBUILD.
-//!
-//! Written before the one-binary harness landed: `builders()` stands in for its
-//! way of running a docker test on both builders.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::docker::{docker, Repo, BASE_IMAGE};
+use crate::support::docker::{docker, Builder, Repo, BASE_IMAGE};
 use crate::support::Project;
 
-/// The legacy builder (docker 28 client) and BuildKit (Debian's 20.10 client).
-fn builders() -> [(&'static str, [(&'static str, &'static str); 2]); 2] {
-    [
-        ("legacy", [("DOCKER", "/usr/local/bin/docker"), ("DOCKER_BUILDKIT", "0")]),
-        ("buildkit", [("DOCKER", "/usr/bin/docker"), ("DOCKER_BUILDKIT", "1")]),
-    ]
+/// A name of its own for each builder's run of a test: they run side by side.
+fn named(name: &str, builder: Builder) -> String {
+    format!("{name}-{}", format!("{builder:?}").to_lowercase())
 }
 
 /// Containers carrying `label`: the snippets below put it on their images, so
@@ -98,92 +92,84 @@ fn dry_run_into_a_closed_pipe_exits_0_quietly() {
     );
 }
 
-#[test]
-fn verify_names_a_non_utf8_file_escaped() {
-    for (builder, env) in builders() {
-        let repo = Repo::new(&format!("review-bytes-{builder}"));
-        let project = Project::new("review-bytes");
+on_both_builders! {
+    fn verify_names_a_non_utf8_file_escaped(builder: Builder) {
+        let name = named("review-bytes", builder);
+        let repo = Repo::new(&name);
+        let project = Project::on(&name, builder);
         project.stages(&[
             &format!("FROM {BASE_IMAGE}"),
             "ONBUILD RUN touch \"/$(printf 'bad\\377')\"",
             "ENV DONE=1",
         ]);
-        let mut run = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name);
-        for (name, value) in env {
-            run = run.env(name, value);
-        }
-        let out = run.run().error(1, "the chain and the main Dockerfile differ");
-        assert!(
-            out.stdout().contains("file /bad\\xff: only in the chain"),
-            "{builder}: {}",
-            out.stdout()
-        );
+        let out = project
+            .xtask(&["verify"])
+            .env("DOCKER_IMAGE", &repo.name)
+            .run()
+            .error(1, "the chain and the main Dockerfile differ");
+        assert!(out.stdout().contains("file /bad\\xff: only in the chain"), "{}", out.stdout());
     }
 }
 
-/// verify agrees, differs or fails: no container of its images stays.
-#[test]
-fn verify_leaves_no_container_however_it_ends() {
-    for (builder, env) in builders() {
-        for (case, later, code) in [
-            ("agree", "ENV A=1", 0),
-            ("differ", "ONBUILD RUN touch /x", 1),
-            ("fail", "RUN false", 1),
-        ] {
-            let label = format!("xtask-review-{}-{builder}-{case}", std::process::id());
-            let repo = Repo::new(&format!("review-containers-{builder}-{case}"));
-            let project = Project::new("review-containers");
-            project.stages(&[&labelled_base(&label), later, "ENV DONE=1"]);
-            let mut run = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name);
-            for (name, value) in env {
-                run = run.env(name, value);
-            }
-            run.run().code(code);
-            assert_eq!(containers(&label), Vec::<String>::new(), "{builder} {case}");
-        }
+/// verify agrees, differs or fails (a build step exits 1): no container of its
+/// images stays, the export's or a failed build step's.
+fn verify_leaves_no_container(builder: Builder, case: &str, later: &str, code: i32) {
+    let name = named(&format!("review-containers-{case}"), builder);
+    let label = format!("xtask-review-{}-{name}", std::process::id());
+    let repo = Repo::new(&name);
+    let project = Project::on(&name, builder);
+    project.stages(&[&labelled_base(&label), later, "ENV DONE=1"]);
+    project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).run().code(code);
+    assert_eq!(containers(&label), Vec::<String>::new());
+}
+
+on_both_builders! {
+    fn verify_that_agrees_leaves_no_container(builder: Builder) {
+        verify_leaves_no_container(builder, "agree", "ENV A=1", 0);
     }
 }
 
-/// A Ctrl-C while verify reads an image's files removes the export container
-/// and the temporary tag.
-#[test]
-fn interrupted_verify_removes_its_container_and_tag() {
-    for (builder, env) in builders() {
-        let label = format!("xtask-review-{}-{builder}-interrupt", std::process::id());
-        let repo = Repo::new(&format!("review-interrupt-{builder}"));
-        let project = Project::new("review-interrupt");
+on_both_builders! {
+    fn verify_that_differs_leaves_no_container(builder: Builder) {
+        verify_leaves_no_container(builder, "differ", "ONBUILD RUN touch /x", 1);
+    }
+}
+
+on_both_builders! {
+    fn verify_whose_build_fails_leaves_no_container(builder: Builder) {
+        verify_leaves_no_container(builder, "fail", "RUN false", 1);
+    }
+}
+
+on_both_builders! {
+    /// A Ctrl-C while verify reads an image's files removes the export
+    /// container and the temporary tag.
+    fn interrupted_verify_removes_its_container_and_tag(builder: Builder) {
+        let name = named("review-interrupt", builder);
+        let label = format!("xtask-review-{}-{name}", std::process::id());
+        let repo = Repo::new(&name);
+        let project = Project::on(&name, builder);
         // A big file keeps the export running long enough to be interrupted.
         project.stages(&[
             &labelled_base(&label),
             "RUN dd if=/dev/zero of=/big bs=1048576 count=200 2>/dev/null",
         ]);
-        let mut run = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name);
-        for (name, value) in env {
-            run = run.env(name, value);
-        }
-        let mut child = run
-            .command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut command = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).command;
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(300);
         // Not a build step's container: the export's.
         while export_containers(&label).is_empty() {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "{builder}: verify ended before its export"
-            );
-            assert!(Instant::now() < deadline, "{builder}: no export container");
+            assert!(child.try_wait().unwrap().is_none(), "verify ended before its export");
+            assert!(Instant::now() < deadline, "no export container");
             std::thread::sleep(Duration::from_millis(20));
         }
         interrupt(child.id());
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(130), "{builder}: {stderr}");
-        assert_eq!(containers(&label), Vec::<String>::new(), "{builder}");
-        assert!(!repo.tags().iter().any(|t| t.contains("verify")), "{builder}: {:?}", repo.tags());
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert_eq!(containers(&label), Vec::<String>::new());
+        assert!(!repo.tags().iter().any(|t| t.contains("verify")), "{:?}", repo.tags());
     }
 }
 
