@@ -71,14 +71,17 @@ pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
     };
     let mut args = Arguments::from_vec(raw);
     let help = args.contains(["-h", "--help"]);
+    // No command shows the help, as `cargo` alone does; leftover flags are
+    // still refused below.
     let Some(name) = args.subcommand().map_err(|err| usage_error(err.to_string(), None))? else {
-        if help {
-            return Ok(Command::Help(HELP));
+        if let Some(left) = args.finish().into_iter().next() {
+            let message = format!("unknown option `{}`", left.to_string_lossy());
+            return Err(usage_error(message, None));
         }
-        return Err(input_error(
-            "no command given",
-            "run `cargo xtask --help` to see the commands",
-        ));
+        if passthrough.is_some() {
+            return Err(usage_error("unexpected argument `--`".to_string(), None));
+        }
+        return Ok(Command::Help(HELP));
     };
     let command = match name.as_str() {
         "dockerfile" if help => Command::Help(dockerfile::HELP),
@@ -206,6 +209,7 @@ mod tests {
             Command::Dockerfile { check: true }
         );
         assert_eq!(parse_str(&["--help"]).unwrap(), Command::Help(HELP));
+        assert_eq!(parse_str(&[]).unwrap(), Command::Help(HELP), "no command: the help");
         assert_eq!(parse_str(&["dockerfile", "-h"]).unwrap(), Command::Help(dockerfile::HELP));
     }
 
@@ -235,7 +239,7 @@ mod tests {
             (&["dockerfile", "--chek"][..], "unknown option `--chek` for `cargo xtask dockerfile`"),
             (&["dockerfile", "extra"][..], "unexpected argument `extra`"),
             (&["build"][..], "unknown command `build`"),
-            (&[][..], "no command given"),
+            (&["--bogus"][..], "unknown option `--bogus`"),
             (&["stages", "--dry"][..], "unknown option `--dry` for `cargo xtask stages`"),
             (
                 &["dockerfile", "--", "x"][..],

@@ -8,6 +8,7 @@ use xshell::Shell;
 
 use crate::exit::failure;
 use crate::generate::GENERATED_BY;
+use crate::out::out;
 use crate::project::Project;
 
 pub(crate) const HELP: &str = "\
@@ -38,14 +39,13 @@ pub(crate) fn run(sh: &Shell, project: &Project, check: bool) -> Result<()> {
         );
     }
     let n = project.snippets.len();
-    println!(
+    out!(
         "Dockerfile {} ({n} snippets from {}); chain in {}/generated for {}",
         if changed { "written" } else { "up to date" },
         project.settings.stages_dir,
         project.settings.stages_dir,
         image.full(),
-    );
-    Ok(())
+    )
 }
 
 fn check_main(project: &Project) -> Result<()> {

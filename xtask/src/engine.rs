@@ -11,8 +11,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::exit::input_error;
+use crate::exit::{input_error, interrupted};
 use crate::interrupt;
+use crate::out::out;
 use crate::shell_words::quote;
 use crate::tar;
 
@@ -156,21 +157,18 @@ impl<'a> Engine<'a> {
     }
 
     /// Every file of `image`, from a container created (never started) for it
-    /// and exported as a tar stream.
+    /// and exported as a tar stream. The container is removed however this
+    /// ends: an error, a panic, or a Ctrl-C (which stops the export).
     pub(crate) fn export(&self, image: &str, each: impl FnMut(tar::Entry)) -> Result<()> {
         let engine = &self.path;
-        let container = cmd!(self.sh, "{engine} create {image} /xtask-export")
+        let created = cmd!(self.sh, "{engine} create {image} /xtask-export")
             .quiet()
             .read()
             .with_context(|| format!("cannot create a container of {image} to read its files"))?;
-        let container = container.lines().last().unwrap_or_default().trim().to_string();
-        let result = self.read_export(&container, each);
-        let _ = cmd!(self.sh, "{engine} rm -f {container}")
-            .quiet()
-            .ignore_stdout()
-            .ignore_stderr()
-            .run();
-        result.with_context(|| format!("cannot read the files of {image}"))
+        let id = created.lines().last().unwrap_or_default().trim().to_string();
+        let container = Container { engine: self, id };
+        self.read_export(&container.id, each)
+            .with_context(|| format!("cannot read the files of {image}"))
     }
 
     fn read_export(&self, container: &str, each: impl FnMut(tar::Entry)) -> Result<()> {
@@ -178,13 +176,23 @@ impl<'a> Engine<'a> {
         let mut command: Command = cmd!(self.sh, "{engine} export {container}").into();
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn()?;
+        // A Ctrl-C sent to the xtask alone reaches the export too, which ends
+        // the stream; the caller's guards then clean up.
+        interrupt::set_child(Some(child.id()));
         let stdout = child.stdout.take().context("no stdout")?;
         let parsed = tar::read_entries(std::io::BufReader::new(stdout), each);
-        let output = child.wait_with_output()?;
+        let output = child.wait_with_output();
+        interrupt::set_child(None);
+        if interrupt::interrupted() {
+            return Err(interrupted(format!("interrupted while reading the files of {container}")));
+        }
+        // A tar error says more than the export's broken pipe that follows it.
+        parsed?;
+        let output = output?;
         if !output.status.success() {
             anyhow::bail!("{} export failed: {}", self.program, first_line(&output.stderr));
         }
-        Ok(parsed?)
+        Ok(())
     }
 
     /// Removes `tag`, ignoring failures: for temporary tags.
@@ -223,7 +231,7 @@ impl<'a> Engine<'a> {
     fn stream(&self, subcommand: &str, words: &[Word]) -> Result<Outcome> {
         let shown = self.show(subcommand, words);
         if self.dry_run {
-            println!("{shown}");
+            out!("{shown}")?;
             return Ok(Outcome { status: success(), reason: String::new() });
         }
         eprintln!("$ {shown}");
@@ -235,17 +243,19 @@ impl<'a> Engine<'a> {
 
     /// Spawns `command`, lets a Ctrl-C reach it, and waits for it. All its
     /// output goes to our stderr as it comes, keeping stdout for what the
-    /// xtask itself reports; the last line of its error output is the reason
-    /// a failure reports.
+    /// xtask itself reports; the reason a failure reports is picked from the
+    /// tail of its error output.
     fn wait(&self, mut command: Command, shown: &str) -> Result<Outcome> {
         command.stdin(Stdio::null()).stdout(std::io::stderr()).stderr(Stdio::piped());
         let mut child = command.spawn().with_context(|| format!("cannot run {shown}"))?;
         interrupt::set_child(Some(child.id()));
         let stderr = child.stderr.take();
-        let tee = std::thread::spawn(move || stderr.map(tee_to_stderr).unwrap_or_default());
+        let tee = std::thread::spawn(move || {
+            stderr.map(|e| tee(e, std::io::stderr())).unwrap_or_default()
+        });
         let status = child.wait();
         interrupt::set_child(None);
-        let reason = tee.join().unwrap_or_default();
+        let reason = reason(&String::from_utf8_lossy(&tee.join().unwrap_or_default()));
         let status = status.with_context(|| format!("cannot wait for {shown}"))?;
         Ok(Outcome { status, reason })
     }
@@ -257,6 +267,24 @@ impl<'a> Engine<'a> {
             shown.push_str(&word.shown());
         }
         shown
+    }
+}
+
+/// A container made for `docker export`; dropping it runs `rm -f`, so no
+/// exit path (error, panic unwinding, Ctrl-C) leaves it behind.
+struct Container<'a> {
+    engine: &'a Engine<'a>,
+    id: String,
+}
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        let (engine, id) = (&self.engine.path, &self.id);
+        let _ = cmd!(self.engine.sh, "{engine} rm -f {id}")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run();
     }
 }
 
@@ -312,29 +340,72 @@ fn normalize_id(id: &str) -> String {
     }
 }
 
-/// Copies `from` to our stderr as it comes; returns its last non-empty line.
-fn tee_to_stderr(mut from: impl Read) -> String {
-    let mut out = std::io::stderr();
+/// How much of an engine's error output is kept to find the reason in: the
+/// reason is near the end, and a long build must not grow our memory.
+const TAIL: usize = 64 * 1024;
+
+/// Copies `from` to `out` (our stderr) as it comes; returns the last [`TAIL`] bytes.
+fn tee(mut from: impl Read, mut out: impl Write) -> Vec<u8> {
     let mut buf = [0u8; 8192];
-    let mut line = Vec::new();
-    let mut last = Vec::new();
+    let mut tail = Vec::new();
     while let Ok(n @ 1..) = from.read(&mut buf) {
         let _ = out.write_all(&buf[..n]);
-        for &b in &buf[..n] {
-            if b == b'\n' || b == b'\r' {
-                if line.iter().any(|b: &u8| !b.is_ascii_whitespace()) {
-                    last = std::mem::take(&mut line);
-                }
-                line.clear();
-            } else {
-                line.push(b);
-            }
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 2 * TAIL {
+            tail.drain(..tail.len() - TAIL);
         }
     }
-    if line.iter().any(|b| !b.is_ascii_whitespace()) {
-        last = line;
+    if tail.len() > TAIL {
+        tail.drain(..tail.len() - TAIL);
     }
-    String::from_utf8_lossy(&last).trim().to_string()
+    tail
+}
+
+/// The line of an engine's error output that says what failed: BuildKit's
+/// `ERROR:` line (or a step's `#N ERROR:`), the legacy builder's `The command
+/// ... returned a non-zero code`, else the last line that is not a URL, a hint
+/// or blank. Prefixes that only say "error" are dropped: the caller says it.
+fn reason(text: &str) -> String {
+    let lines: Vec<&str> =
+        text.split(['\n', '\r']).map(str::trim).filter(|l| !l.is_empty()).collect();
+    let error = |line: &str| {
+        let line = line.strip_prefix('#').map_or(line, |rest| {
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            if digits > 0 {
+                rest[digits..].trim_start()
+            } else {
+                line
+            }
+        });
+        // BuildKit says `ERROR:`, the docker client `error:`, podman `Error:`.
+        ["ERROR:", "error:", "Error:"]
+            .iter()
+            .find_map(|prefix| line.strip_prefix(prefix))
+            .map(|rest| rest.trim().to_string())
+            .filter(|rest| !rest.is_empty())
+    };
+    // A `#N ERROR` step line and the final `ERROR: failed to solve` say the
+    // same; the final one comes last and wins.
+    if let Some(found) = lines.iter().rev().find_map(|line| error(line)) {
+        return found;
+    }
+    let legacy =
+        |l: &&&str| l.starts_with("The command '") && l.contains("returned a non-zero code");
+    if let Some(line) = lines.iter().rev().find(legacy) {
+        return line.to_string();
+    }
+    let noise = |l: &&&str| {
+        l.starts_with("http://")
+            || l.starts_with("https://")
+            || l.starts_with("------")
+            || l.starts_with("DEPRECATED:")
+            || l.starts_with("Install the buildx component")
+            || l.starts_with("BuildKit is currently disabled")
+            || l.starts_with("environment-variable")
+            || l.starts_with("View build details:")
+            || l.to_ascii_lowercase().starts_with("hint:")
+    };
+    lines.iter().rev().find(|l| !noise(l)).map_or_else(String::new, |l| l.to_string())
 }
 
 fn first_line(bytes: &[u8]) -> String {
@@ -379,6 +450,66 @@ mod tests {
         assert!(is_podman(Path::new("/usr/bin/podman")));
         assert!(is_podman(Path::new("podman-remote")));
         assert!(!is_podman(Path::new("/usr/bin/docker")));
+    }
+
+    #[test]
+    fn failed_build_reasons_from_real_engine_output() {
+        let cases = [
+            (
+                include_str!("../tests/fixtures/build-errors/legacy-run.txt"),
+                "The command '/bin/sh -c false' returned a non-zero code: 1",
+            ),
+            (
+                include_str!("../tests/fixtures/build-errors/unset-run.txt"),
+                "The command '/bin/sh -c false' returned a non-zero code: 1",
+            ),
+            (
+                include_str!("../tests/fixtures/build-errors/legacy-copy.txt"),
+                "COPY failed: file not found in build context or excluded by .dockerignore: stat missing.txt: file does not exist",
+            ),
+            (
+                include_str!("../tests/fixtures/build-errors/unset-copy.txt"),
+                "COPY failed: file not found in build context or excluded by .dockerignore: stat missing.txt: file does not exist",
+            ),
+            (
+                include_str!("../tests/fixtures/build-errors/buildkit-run.txt"),
+                "executor failed running [/bin/sh -c false]: exit code: 1",
+            ),
+            (
+                include_str!("../tests/fixtures/build-errors/buildkit-copy.txt"),
+                "\"/missing.txt\" not found: not found",
+            ),
+            (
+                include_str!("../tests/fixtures/build-errors/nobuildx.txt"),
+                "BuildKit is enabled but the buildx component is missing or broken.",
+            ),
+        ];
+        for (output, expected) in cases {
+            assert_eq!(reason(output), expected, "{output}");
+        }
+    }
+
+    #[test]
+    fn newer_buildkit_and_podman_reasons() {
+        let buildx = "#5 [2/2] RUN false\n#5 ERROR: process \"/bin/sh -c false\" did not complete successfully: exit code: 1\n------\n > [2/2] RUN false:\n------\nDockerfile:2\n--------------------\nERROR: failed to solve: process \"/bin/sh -c false\" did not complete successfully: exit code: 1\n\nView build details: docker-desktop://dashboard/build/x\n";
+        assert_eq!(
+            reason(buildx),
+            "failed to solve: process \"/bin/sh -c false\" did not complete successfully: exit code: 1"
+        );
+        assert_eq!(
+            reason("STEP 2/2: RUN false\nError: building at STEP \"RUN false\": exit status 1\n"),
+            "building at STEP \"RUN false\": exit status 1"
+        );
+        assert_eq!(reason("something broke\n\nhttps://docs.docker.com/x\n\n"), "something broke");
+        assert_eq!(reason(""), "");
+    }
+
+    #[test]
+    fn only_a_bounded_tail_is_kept() {
+        let long = vec![b'x'; 3 * TAIL + 10];
+        let tail = tee(&[&long[..], b"\nERROR: the reason\n"].concat()[..], std::io::sink());
+        assert!(tail.len() <= TAIL);
+        assert_eq!(reason(&String::from_utf8_lossy(&tail)), "the reason");
     }
 
     #[test]

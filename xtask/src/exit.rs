@@ -1,5 +1,5 @@
-//! Exit codes are decided here and nowhere else: 0 success, 1 a build, push,
-//! check or verify failed, 2 the input or the environment is wrong, 130 the
+//! Exit codes are decided here and nowhere else: 0 success (also when the
+//! reader of stdout went away), 1 a build, push, check or verify failed, 2 the input or the environment is wrong, 130 the
 //! user interrupted the run. Errors print as one `error: ...` line, then a line
 //! saying what to do.
 
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Code {
+    StdoutClosed = 0,
     Failed = 1,
     Input = 2,
     Interrupted = 130,
@@ -48,6 +49,13 @@ pub(crate) fn interrupted(message: impl Into<String>) -> anyhow::Error {
     exit(Code::Interrupted, message, "nothing after the interrupted step was built or tagged")
 }
 
+/// stdout was closed by whoever read it (`| head -1`): the run stops, and
+/// that is a success with nothing more to say. An `Exit` like the others, so
+/// code that passes on errors with a code of their own passes it on too.
+pub(crate) fn stdout_closed() -> anyhow::Error {
+    exit(Code::StdoutClosed, "stdout was closed", "")
+}
+
 /// The exit code `err` carries, if it carries one.
 pub(crate) fn code(err: &anyhow::Error) -> Option<Code> {
     err.downcast_ref::<Exit>().map(|exit| exit.code)
@@ -62,6 +70,9 @@ pub(crate) fn report(result: anyhow::Result<()>) -> ExitCode {
         Some(exit) => (exit.code, exit.hint.as_str()),
         None => (Code::Input, "check the path or program named above"),
     };
+    if code == Code::StdoutClosed {
+        return ExitCode::SUCCESS;
+    }
     let message = format!("{err:#}").replace('\n', " ");
     eprintln!("error: {message}");
     if !hint.is_empty() {

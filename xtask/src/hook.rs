@@ -9,6 +9,7 @@ use xshell::{cmd, Shell};
 
 use crate::exit::input_error;
 use crate::files;
+use crate::out::out;
 
 pub(crate) const HELP: &str = "\
 Install or remove the git pre-commit hook that runs `cargo xtask dockerfile --check`.
@@ -59,13 +60,11 @@ pub(crate) fn run(sh: &Shell, root: &Path, action: Action) -> Result<()> {
                 (true, true, true) => "updated",
                 (true, false, _) => "replaced (--force)",
             };
-            println!("pre-commit hook {what}: {}", hook.display());
-            println!("each commit now runs `cargo xtask dockerfile --check`");
-            Ok(())
+            out!("pre-commit hook {what}: {}", hook.display())?;
+            out!("each commit now runs `cargo xtask dockerfile --check`")
         }
         Action::Uninstall if !exists => {
-            println!("no pre-commit hook at {}: nothing to remove", hook.display());
-            Ok(())
+            out!("no pre-commit hook at {}: nothing to remove", hook.display())
         }
         Action::Uninstall if !ours => Err(input_error(
             format!("{} was not written by cargo xtask: left as is", hook.display()),
@@ -73,8 +72,7 @@ pub(crate) fn run(sh: &Shell, root: &Path, action: Action) -> Result<()> {
         )),
         Action::Uninstall => {
             files::remove_file(&hook)?;
-            println!("pre-commit hook removed: {}", hook.display());
-            Ok(())
+            out!("pre-commit hook removed: {}", hook.display())
         }
     }
 }

@@ -104,9 +104,20 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
 
 fn check_domain(domain: &str) -> Result<(), String> {
     let bad = || Err(format!("`{domain}` is not a registry host[:port]"));
-    let (host, port) = match domain.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || domain.starts_with('[') => (host, Some(port)),
-        _ => (domain, None),
+    // A bracketed IPv6 address holds colons of its own: the port, if any,
+    // follows the closing bracket.
+    let (host, port) = match domain.rfind(']') {
+        Some(end) if domain.starts_with('[') => match &domain[end + 1..] {
+            "" => (domain, None),
+            rest => match rest.strip_prefix(':') {
+                Some(port) => (&domain[..=end], Some(port)),
+                None => return bad(),
+            },
+        },
+        _ => match domain.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (domain, None),
+        },
     };
     if let Some(port) = port {
         if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
@@ -256,6 +267,21 @@ mod tests {
         );
         assert_eq!(full(&[("DOCKER_IMAGE", "localhost/app")], None), "localhost/app:latest");
         assert_eq!(full(&[("DOCKER_IMAGE", "[::1]:5000/app")], None), "[::1]:5000/app:latest");
+    }
+
+    #[test]
+    fn bracketed_ipv6_registries_with_or_without_a_port() {
+        assert_eq!(full(&[("DOCKER_IMAGE", "[::1]/app")], None), "[::1]/app:latest");
+        assert_eq!(full(&[("DOCKER_IMAGE", "[::1]:5000/app:v1")], None), "[::1]:5000/app:v1");
+        assert_eq!(
+            full(&[("DOCKER_IMAGE", "[2001:db8::1]/ns/app")], None),
+            "[2001:db8::1]/ns/app:latest"
+        );
+        for bad in
+            ["[::1]x/app", "[::1]:/app", "[]/app", "[::1]:50000000/app", "[fe80::1%eth0]/app"]
+        {
+            assert!(image(&[("DOCKER_IMAGE", bad)], None).is_err(), "{bad}");
+        }
     }
 
     #[test]

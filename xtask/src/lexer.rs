@@ -154,8 +154,16 @@ fn instruction(lines: &[&str], first: usize, escape: char) -> (Instruction, usiz
 
     let mut unterminated_heredoc = None;
     let mut ends_with_heredoc = false;
-    if !dangling_continuation && matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
-        for heredoc in heredocs(args, escape) {
+    // BuildKit also reads heredocs in the instruction an ONBUILD wraps.
+    let (inner, inner_args) = match keyword.as_str() {
+        "ONBUILD" => match args.find(char::is_whitespace) {
+            Some(at) => (args[..at].to_ascii_uppercase(), &args[at..]),
+            None => (args.to_ascii_uppercase(), ""),
+        },
+        _ => (keyword.clone(), args),
+    };
+    if !dangling_continuation && matches!(inner.as_str(), "RUN" | "COPY" | "ADD") {
+        for heredoc in heredocs(inner_args, escape) {
             let end = (i + 1..lines.len()).find(|&j| {
                 let line =
                     if heredoc.strip_tabs { lines[j].trim_start_matches('\t') } else { lines[j] };
@@ -362,6 +370,19 @@ mod tests {
         let text =
             "RUN <<EOF cat <<-'END'\nFROM not-an-instruction\nEOF\n\t\tRUN no\n\tEND\n# after\n";
         assert_eq!(kinds(text), ["1-5 RUN [<<EOF cat <<-'END']", "6-6 comment"]);
+    }
+
+    #[test]
+    fn heredocs_under_onbuild_are_heredocs() {
+        let text = "FROM a\nONBUILD RUN <<EOF\nFROM x\nEOF\nonbuild copy <<A /a\nRUN no\nA\n";
+        assert_eq!(
+            kinds(text),
+            ["1-1 FROM [a]", "2-4 ONBUILD [RUN <<EOF]", "5-7 ONBUILD [copy <<A /a]"]
+        );
+        assert_eq!(
+            kinds("ONBUILD ENV a <<EOF\nRUN x\n"),
+            ["1-1 ONBUILD [ENV a <<EOF]", "2-2 RUN [x]"]
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod lexer;
 #[cfg(test)]
 mod lexer_fuzz;
 mod migrate;
+mod out;
 mod project;
 mod secrets;
 mod selection;
@@ -46,10 +47,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     match cli::parse(std::env::args_os().skip(1).collect())? {
-        Command::Help(text) => {
-            print!("{text}");
-            Ok(())
-        }
+        Command::Help(text) => out::print(format_args!("{text}")),
         Command::Dockerfile { check } => {
             let (sh, project) = load()?;
             dockerfile::run(&sh, &project, check)

@@ -6,6 +6,7 @@ use xshell::Shell;
 
 use crate::engine::Engine;
 use crate::freshness::{self, LABEL};
+use crate::out::out;
 use crate::project::Project;
 
 pub(crate) const HELP: &str = "\
@@ -44,11 +45,10 @@ pub(crate) fn run(sh: &Shell, project: &Project) -> Result<()> {
         let state = freshness::state(label, &chain[n], parent_id);
         rows.push([n.to_string(), snippet.display.clone(), tags[n].clone(), state.describe()]);
     }
-    print_table(&rows);
-    Ok(())
+    print_table(&rows)
 }
 
-fn print_table(rows: &[[String; 4]]) {
+fn print_table(rows: &[[String; 4]]) -> Result<()> {
     let widths: Vec<usize> =
         (0..4).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     for row in rows {
@@ -62,6 +62,7 @@ fn print_table(rows: &[[String; 4]]) {
             w1 = widths[1],
             w2 = widths[2]
         );
-        println!("{}", line.trim_end());
+        out!("{}", line.trim_end())?;
     }
+    Ok(())
 }

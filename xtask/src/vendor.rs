@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::cargo_toml::{add_member, line_key, Members, Toml};
 use crate::exit::input_error;
+use crate::out::out;
 use crate::settings::{self, Settings};
 use crate::{env_file, files, migrate, snippets};
 
@@ -190,22 +191,22 @@ pub(crate) fn run(dir: &Path) -> Result<()> {
 
     // `.` says little in a report read later: show where it really went.
     let shown = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    println!("Vendored the xtask into {}:", shown.display());
+    out!("Vendored the xtask into {}:", shown.display())?;
     for line in &report.lines {
-        println!("{line}");
+        out!("{line}")?;
     }
     if !report.migration.is_empty() {
-        println!("\nSettings read from the corpusops deploy env (never run, left as they are):");
+        out!("\nSettings read from the corpusops deploy env (never run, left as they are):")?;
         for line in &report.migration {
-            println!("{line}");
+            out!("{line}")?;
         }
     }
     for task in &report.by_hand {
-        println!("\nTo do by hand: {task}");
+        out!("\nTo do by hand: {task}")?;
     }
-    println!("\nNext, in {}:", shown.display());
-    println!("  cargo xtask dockerfile   # writes ./Dockerfile from the snippets in {stages_dir}/");
-    println!("  cargo xtask stages       # builds every stage, then the full image");
+    out!("\nNext, in {}:", shown.display())?;
+    out!("  cargo xtask dockerfile   # writes ./Dockerfile from the snippets in {stages_dir}/")?;
+    out!("  cargo xtask stages       # builds every stage, then the full image")?;
     Ok(())
 }
 

@@ -10,9 +10,10 @@ use xshell::Shell;
 
 use crate::engine::Engine;
 use crate::exit::failure;
+use crate::out::out;
 use crate::project::Project;
 use crate::stages::{self, Options, Plan};
-use crate::tar::{Entry, Kind};
+use crate::tar::{display, Entry, Kind};
 
 pub(crate) const HELP: &str = "\
 Build the chain and the main Dockerfile, and compare the two images.
@@ -66,10 +67,10 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
         compare_config(&config(&engine, &chain_tag)?, &config(&engine, &main_tag)?);
     differences.extend(compare_trees(&tree(&engine, &chain_tag)?, &tree(&engine, &main_tag)?));
     for line in &differences {
-        println!("{line}");
+        out!("{line}")?;
     }
     if differences.is_empty() {
-        println!("the chain ({chain_tag}) and the main Dockerfile agree: same config, same files");
+        out!("the chain ({chain_tag}) and the main Dockerfile agree: same config, same files")?;
         return Ok(());
     }
     Err(failure(
@@ -135,14 +136,19 @@ fn shown(value: &str) -> &str {
     }
 }
 
-fn tree(engine: &Engine<'_>, image: &str) -> Result<BTreeMap<String, Entry>> {
+/// Files by path; paths are bytes, as in the image.
+type Tree = BTreeMap<Vec<u8>, Entry>;
+
+fn tree(engine: &Engine<'_>, image: &str) -> Result<Tree> {
     let mut files = BTreeMap::new();
     engine.export(image, |entry| {
-        let engine_made = ENGINE_FILES.contains(&entry.path.as_str())
-            || ENGINE_DIRS
-                .iter()
-                .any(|d| entry.path == *d || entry.path.starts_with(&format!("{d}/")));
-        if !engine_made && entry.path != "/" {
+        let path = entry.path.as_slice();
+        let engine_made = ENGINE_FILES.iter().any(|f| path == f.as_bytes())
+            || ENGINE_DIRS.iter().any(|d| {
+                path.strip_prefix(d.as_bytes())
+                    .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+            });
+        if !engine_made && path != b"/" {
             files.insert(entry.path.clone(), entry);
         }
     })?;
@@ -150,10 +156,12 @@ fn tree(engine: &Engine<'_>, image: &str) -> Result<BTreeMap<String, Entry>> {
 }
 
 /// One line per path that is missing on one side or differs.
-fn compare_trees(chain: &BTreeMap<String, Entry>, main: &BTreeMap<String, Entry>) -> Vec<String> {
+fn compare_trees(chain: &Tree, main: &Tree) -> Vec<String> {
     let mut lines = Vec::new();
     for (path, a) in chain {
-        match main.get(path) {
+        let path_bytes = path;
+        let path = display(path);
+        match main.get(path_bytes) {
             None => lines.push(format!("file {path}: only in the chain")),
             Some(b) => {
                 let what = entry_differences(a, b);
@@ -164,7 +172,7 @@ fn compare_trees(chain: &BTreeMap<String, Entry>, main: &BTreeMap<String, Entry>
         }
     }
     for path in main.keys().filter(|p| !chain.contains_key(*p)) {
-        lines.push(format!("file {path}: only in the main Dockerfile"));
+        lines.push(format!("file {}: only in the main Dockerfile", display(path)));
     }
     lines
 }
@@ -187,7 +195,7 @@ fn entry_differences(a: &Entry, b: &Entry) -> Vec<String> {
         what.push("content".to_string());
     }
     if a.link != b.link {
-        let link = |l: &Option<String>| l.clone().unwrap_or_else(|| "(none)".to_string());
+        let link = |l: &Option<Vec<u8>>| l.as_deref().map_or("(none)".to_string(), display);
         what.push(format!("link target {} | {}", link(&a.link), link(&b.link)));
     }
     what
@@ -213,7 +221,7 @@ mod tests {
 
     fn entry(path: &str, mode: u32, digest: &str) -> Entry {
         Entry {
-            path: path.to_string(),
+            path: path.as_bytes().to_vec(),
             kind: Kind::File,
             mode,
             uid: 0,
@@ -246,16 +254,18 @@ mod tests {
 
     #[test]
     fn tree_differences_name_the_path() {
-        let mut chain = BTreeMap::new();
-        let mut main = BTreeMap::new();
-        chain.insert("/a".to_string(), entry("/a", 0o644, "x"));
-        main.insert("/a".to_string(), entry("/a", 0o755, "y"));
-        chain.insert("/only-chain".to_string(), entry("/only-chain", 0o644, "x"));
-        main.insert("/only-main".to_string(), entry("/only-main", 0o644, "x"));
+        let tree = |entries: Vec<Entry>| -> Tree {
+            entries.into_iter().map(|e| (e.path.clone(), e)).collect()
+        };
+        let mut bad = entry("/", 0o644, "x");
+        bad.path = b"/bad\xffname".to_vec();
+        let chain = tree(vec![entry("/a", 0o644, "x"), bad, entry("/only-chain", 0o644, "x")]);
+        let main = tree(vec![entry("/a", 0o755, "y"), entry("/only-main", 0o644, "x")]);
         assert_eq!(
             compare_trees(&chain, &main),
             [
                 "file /a: mode 0644 | 0755, content",
+                "file /bad\\xffname: only in the chain",
                 "file /only-chain: only in the chain",
                 "file /only-main: only in the main Dockerfile"
             ]

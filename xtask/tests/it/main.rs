@@ -15,6 +15,7 @@ mod interrupted_writes;
 mod no_shell;
 mod podman;
 mod registry;
+mod review;
 mod settings_file;
 mod stages;
 mod stages_args;

@@ -1,0 +1,185 @@
+//! The review's points, end to end (issue 10): verify with a file name that is
+//! not UTF-8, no container left behind by verify however it ends, a closed
+//! stdout, `cargo xtask` alone, and a heredoc under ONBUILD.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::docker::{docker, Builder, Repo, BASE_IMAGE};
+use crate::support::Project;
+
+/// A name of its own for each builder's run of a test: they run side by side.
+fn named(name: &str, builder: Builder) -> String {
+    format!("{name}-{}", format!("{builder:?}").to_lowercase())
+}
+
+/// Containers carrying `label`: the snippets below put it on their images, so
+/// every container made from them (a build step's, verify's export) has it,
+/// and tests running side by side do not count each other's.
+fn containers(label: &str) -> Vec<String> {
+    let ids = docker(&["ps", "-aq", "--filter", &format!("label={label}")]);
+    ids.lines().map(str::to_string).collect()
+}
+
+/// Those of them that verify created to export an image (command `/xtask-export`).
+fn export_containers(label: &str) -> Vec<String> {
+    let filter = format!("label={label}");
+    let rows = docker(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.ID}} {{.Command}}",
+    ]);
+    rows.lines().filter(|row| row.contains("/xtask-export")).map(str::to_string).collect()
+}
+
+fn labelled_base(label: &str) -> String {
+    format!("FROM {BASE_IMAGE}\nLABEL {label}=1")
+}
+
+#[test]
+fn no_command_prints_the_help() {
+    let project = Project::new("review-no-command");
+    let out = project.xtask(&[]).run().ok();
+    assert!(
+        out.stdout().starts_with("cargo xtask: build Docker images in stages"),
+        "{}",
+        out.stdout()
+    );
+}
+
+#[test]
+fn onbuild_heredoc_body_is_not_an_instruction() {
+    let project = Project::new("review-onbuild-heredoc");
+    project.stages(&["FROM a", "ONBUILD RUN <<EOF\nFROM x\nEOF"]);
+    project.xtask(&["dockerfile"]).run().ok();
+    assert!(project.read("Dockerfile").contains("ONBUILD RUN <<EOF\nFROM x\nEOF\n"));
+}
+
+#[test]
+fn dry_run_into_a_closed_pipe_exits_0_quietly() {
+    let repo = Repo::new("review-pipe");
+    let project = Project::new("review-pipe");
+    let texts: Vec<String> = (0..300)
+        .map(|n| if n == 0 { format!("FROM {BASE_IMAGE}") } else { format!("RUN echo {n}") })
+        .collect();
+    project.stages(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+    // Long lines: far more than a pipe buffer, so the writes after `head`
+    // exits do fail.
+    let padding = format!("--build-arg PAD={}", "x".repeat(500));
+    let mut command = project
+        .xtask(&["stages", "--dry-run"])
+        .env("DOCKER_IMAGE", &repo.name)
+        .env("DOCKER_BUILD_ARGS", &padding)
+        .command;
+    let mut xtask = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let head = Command::new("head")
+        .arg("-1")
+        .stdin(xtask.stdout.take().unwrap())
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let out = xtask.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(head.stdout.iter().filter(|&&b| b == b'\n').count(), 1);
+    assert!(
+        out.status.code() == Some(0) && !stderr.contains("error"),
+        "exit {:?}, stderr:\n{stderr}",
+        out.status
+    );
+}
+
+on_both_builders! {
+    fn verify_names_a_non_utf8_file_escaped(builder: Builder) {
+        let name = named("review-bytes", builder);
+        let repo = Repo::new(&name);
+        let project = Project::on(&name, builder);
+        project.stages(&[
+            &format!("FROM {BASE_IMAGE}"),
+            "ONBUILD RUN touch \"/$(printf 'bad\\377')\"",
+            "ENV DONE=1",
+        ]);
+        let out = project
+            .xtask(&["verify"])
+            .env("DOCKER_IMAGE", &repo.name)
+            .run()
+            .error(1, "the chain and the main Dockerfile differ");
+        assert!(out.stdout().contains("file /bad\\xff: only in the chain"), "{}", out.stdout());
+    }
+}
+
+/// verify agrees, differs or fails (a build step exits 1): no container of its
+/// images stays, the export's or a failed build step's.
+fn verify_leaves_no_container(builder: Builder, case: &str, later: &str, code: i32) {
+    let name = named(&format!("review-containers-{case}"), builder);
+    let label = format!("xtask-review-{}-{name}", std::process::id());
+    let repo = Repo::new(&name);
+    let project = Project::on(&name, builder);
+    project.stages(&[&labelled_base(&label), later, "ENV DONE=1"]);
+    project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).run().code(code);
+    assert_eq!(containers(&label), Vec::<String>::new());
+}
+
+on_both_builders! {
+    fn verify_that_agrees_leaves_no_container(builder: Builder) {
+        verify_leaves_no_container(builder, "agree", "ENV A=1", 0);
+    }
+}
+
+on_both_builders! {
+    fn verify_that_differs_leaves_no_container(builder: Builder) {
+        verify_leaves_no_container(builder, "differ", "ONBUILD RUN touch /x", 1);
+    }
+}
+
+on_both_builders! {
+    fn verify_whose_build_fails_leaves_no_container(builder: Builder) {
+        verify_leaves_no_container(builder, "fail", "RUN false", 1);
+    }
+}
+
+on_both_builders! {
+    /// A Ctrl-C while verify reads an image's files removes the export
+    /// container and the temporary tag.
+    fn interrupted_verify_removes_its_container_and_tag(builder: Builder) {
+        let name = named("review-interrupt", builder);
+        let label = format!("xtask-review-{}-{name}", std::process::id());
+        let repo = Repo::new(&name);
+        let project = Project::on(&name, builder);
+        // A big file keeps the export running long enough to be interrupted.
+        project.stages(&[
+            &labelled_base(&label),
+            "RUN dd if=/dev/zero of=/big bs=1048576 count=200 2>/dev/null",
+        ]);
+        let mut command = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).command;
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        // Not a build step's container: the export's.
+        while export_containers(&label).is_empty() {
+            assert!(child.try_wait().unwrap().is_none(), "verify ended before its export");
+            assert!(Instant::now() < deadline, "no export container");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        interrupt(child.id());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert_eq!(containers(&label), Vec::<String>::new());
+        assert!(!repo.tags().iter().any(|t| t.contains("verify")), "{:?}", repo.tags());
+    }
+}
+
+/// SIGINT to the xtask alone, as `kill -INT` does.
+fn interrupt(pid: u32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    let pid = i32::try_from(pid).unwrap();
+    assert!(pid > 1);
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { kill(pid, 2) }, 0);
+}
