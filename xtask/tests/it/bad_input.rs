@@ -137,7 +137,6 @@ fn class_03_unknown_command() {
     for (args, error) in [
         (&[&b"dockerfiles"[..]][..], "unknown command `dockerfiles`"),
         (&[b"build", b"1"], "unknown command `build`"),
-        (&[], "no command given"),
     ] {
         refused("unknown-command", Bad { args, error, hint: "--help", ..Bad::default() });
     }
