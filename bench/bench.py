@@ -40,9 +40,22 @@ PREFIX = "xtask-bench"
 XTASK_SETTINGS = [
     "STAGES_DIR", "DOCKER_IMAGE", "DOCKER_IMAGE_TAG", "A_GIT_NAMESPACE", "A_GIT_PROJECT",
     "DOCKER_BUILD_ARGS", "A_ENV_NAME", "STAGES_TO_BUILD", "NO_GEN", "NO_STAGES_BUILD",
-    "NO_FULL_BUILD", "DOCKER", "CARGO_MANIFEST_DIR", "CARGO_TARGET_DIR",
+    "NO_FULL_BUILD", "DOCKER", "DOCKER_BUILDKIT", "CARGO_MANIFEST_DIR", "CARGO_TARGET_DIR",
     "CARGO_BUILD_TARGET_DIR",
 ]
+
+
+def builders() -> dict[str, dict[str, str]]:
+    """Docker's two builders, as the xtask reaches them: the engine program
+    (`DOCKER`) and `DOCKER_BUILDKIT`. BuildKit needs a client that has it
+    (Debian's 20.10 `/usr/bin/docker` has it built in; docker 28 needs buildx)."""
+    legacy = shutil.which("docker") or "docker"
+    buildkit = os.environ.get("XTASK_BENCH_BUILDKIT_DOCKER") or (
+        "/usr/bin/docker" if Path("/usr/bin/docker").exists() else legacy)
+    return {
+        "legacy": {"DOCKER": legacy, "DOCKER_BUILDKIT": "0"},
+        "BuildKit": {"DOCKER": buildkit, "DOCKER_BUILDKIT": "1"},
+    }
 
 FIGURES = {
     1: "iteration",
@@ -68,8 +81,10 @@ class Table:
     """The rows of the final markdown table."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str, str, str]] = []
+        self.rows: list[tuple[str, ...]] = []
         self.notes: list[str] = []
+        # The builder the rows added now were measured on (`-`: none built).
+        self.builder = "-"
 
     def times(self, name: str, values: list[float]) -> None:
         self._add(name, values, fmt_seconds, "")
@@ -84,18 +99,25 @@ class Table:
         med = statistics.median(a) / statistics.median(b)
         pairs = [x / y for x, y in zip(a, b)]
         source = f"{fmt(statistics.median(a))} / {fmt(statistics.median(b))}"
-        self.rows.append((name, f"**{med:.3f}**", f"{min(pairs):.3f}", f"{max(pairs):.3f}",
-                          str(len(pairs)), source))
+        self.rows.append((name, self.builder, f"**{med:.3f}**", f"{min(pairs):.3f}",
+                          f"{max(pairs):.3f}", str(len(pairs)), source))
         return med
 
     def _add(self, name, values, fmt, source) -> None:
-        self.rows.append((name, fmt(statistics.median(values)), fmt(min(values)),
+        self.rows.append((name, self.builder, fmt(statistics.median(values)), fmt(min(values)),
                           fmt(max(values)), str(len(values)), source))
 
     def markdown(self) -> str:
-        head = ("figure", "median", "min", "max", "runs", "ratio of medians: a / b")
+        """The rows by figure, each figure's rows in the order first measured,
+        with the same row of each builder side by side."""
+        head = ("figure", "builder", "median", "min", "max", "runs", "ratio of medians: a / b")
+        first: dict[str, int] = {}
+        for i, row in enumerate(self.rows):
+            first.setdefault(row[0], i)
+        order = list(builders()) + ["-"]
         lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * len(head)) + " |"]
-        for row in sorted(self.rows, key=lambda r: r[0].split(".")[0]):
+        for row in sorted(self.rows, key=lambda r: (int(r[0].split(".")[0]), first[r[0]],
+                                                    order.index(r[1]))):
             lines.append("| " + " | ".join(row) + " |")
         return "\n".join(lines)
 
@@ -145,16 +167,25 @@ class Bench:
         self.repos: list[str] = []  # image repositories this run owns
         self.ids: list[str] = []  # every image id built under them, oldest first
         self.base_imported = False
-        self.env = {k: v for k, v in os.environ.items() if k not in XTASK_SETTINGS}
-        self.env["CARGO_NET_OFFLINE"] = "true"
+        self.base_env = {k: v for k, v in os.environ.items() if k not in XTASK_SETTINGS}
+        self.base_env["CARGO_NET_OFFLINE"] = "true"
+        self.env = dict(self.base_env)
         self.docker = shutil.which("docker")
+        self.builders = builders()
         self.git = shutil.which("git")
         self.project = self.tmp / "project"
         self.ratios: dict[str, float] = {}
         self.warnings: list[str] = []  # what the xtask warned about, once each
         self.keep_logs = False
         self.rev: str | None = None  # take the xtask from this git revision, not the working tree
-        self.builder = "BuildKit (no legacy `Sending build context` line seen)"
+
+    def use_builder(self, name: str) -> None:
+        """Builds from now on run on `name` (`-`: figures that build nothing);
+        the table's rows say which."""
+        self.table.builder = name
+        extra = self.builders.get(name, {})
+        self.env = dict(self.base_env, **extra)
+        self.docker = extra.get("DOCKER") or shutil.which("docker")
 
     # ----------------------------------------------------------------- processes
 
@@ -181,8 +212,11 @@ class Bench:
         if check and proc.returncode not in ok_codes:
             tail = "\n".join(text.splitlines()[-25:])
             raise BenchError(f"`{shlex.join(cmd)}` in {cwd} exited with {proc.returncode}:\n{tail}")
-        if "Sending build context to Docker daemon" in text:
-            self.builder = "legacy builder"
+        # What the builder prints tells which one ran, whatever was asked for.
+        if self.table.builder == "legacy" and "#1 [internal]" in text:
+            raise BenchError("asked for the legacy builder, BuildKit ran")
+        if self.table.builder == "BuildKit" and "Sending build context" in text:
+            raise BenchError(f"asked for BuildKit, the legacy builder ran ({self.docker})")
         return seconds, proc.returncode, text
 
     def out(self, cmd: list[str], cwd: Path | None = None, env: dict | None = None,
@@ -461,7 +495,7 @@ class Bench:
         t = self.table
         t.times("1. `cargo xtask stages 3` after a code change", a)
         t.times("1. `docker build -f Dockerfile .` after a code change", b)
-        self.ratios["iteration"] = t.ratio("1. iteration ratio: stages 3 / full build (expected < 0.35)", a, b)
+        self.ratios[f"iteration/{t.builder}"] = t.ratio("1. iteration ratio: stages 3 / full build (expected < 0.35)", a, b)
         t.times("1. (diag) the xtask's stage-3 `docker build` (from `--dry-run`) run directly, "
                 "after a code change", d)
         t.times("1. (diag) the same without its `--label`, after a code change", c)
@@ -509,7 +543,7 @@ class Bench:
         t = self.table
         t.times("2. `cargo xtask stages 0 1 2 3`, nothing changed", a)
         t.times("2. the same 4 `docker build` run directly (`sh -c`)", b)
-        self.ratios["overhead"] = t.ratio("2. overhead ratio: xtask / direct (target <= 1.15)", a, b)
+        self.ratios[f"overhead/{t.builder}"] = t.ratio("2. overhead ratio: xtask / direct (target <= 1.03)", a, b)
         t.times("2. (diag) `target/debug/xtask stages 0 1 2 3`, no cargo", c)
         t.ratio("2. (diag) overhead ratio without cargo: binary / direct", c, b)
         self.trace_overhead(env, direct_cmd, binary, xenv, a, b, c)
@@ -568,8 +602,7 @@ class Bench:
     # ----------------------------------------------------------------- figure 5
 
     def scaling(self) -> None:
-        log("figure 5: scaling of generation and status")
-        sets = self.project / "bench-sets"
+        log("figure 5: scaling of generation")
         t = self.table
         for n in (5, 50, 500):
             stages_dir = f"bench-sets/gen{n}"
@@ -599,10 +632,16 @@ class Bench:
                     f"Scaling: with {n} snippets (each declaring one ARG, so chain file k "
                     f"re-declares k ARGs) the main Dockerfile is {fmt_bytes(main)} and the "
                     f"{n} chain files {fmt_bytes(chain)} in all.")
+        shutil.rmtree(self.project / "bench-sets", ignore_errors=True)
+
+    def status_scaling(self) -> None:
+        log(f"figure 5: scaling of status ({self.table.builder})")
+        sets = self.project / "bench-sets"
+        t = self.table
         for n in (5, 50):
             stages_dir = f"bench-sets/status{n}"
             write_snippets(self.project / stages_dir, status_snippets(n))
-            repo = self.own_repo(f"status{n}")
+            repo = self.own_repo(f"status{n}-{t.builder.lower()}")
             env = {"STAGES_DIR": stages_dir, "DOCKER_IMAGE": repo}
             log(f"  building {n} ENV-only stage images for status (untimed)")
             self.xtask(["stages"], NO_FULL_BUILD="1", **env)
@@ -629,13 +668,18 @@ class Bench:
                 shutil.copy2(src, dst)
 
         try:
-            shutil.copytree(REPO, copy, symlinks=True, copy_function=link_or_copy)
+            if not copy.exists():  # one copy serves both builders
+                shutil.copytree(REPO, copy, symlinks=True, copy_function=link_or_copy)
         except shutil.Error as err:  # files that vanished under a concurrent cargo build
             log(f"  {len(err.args[0])} files could not be copied (changing while copied)")
-        (copy / "bench-context.Dockerfile").write_text(f"FROM {BASE_IMAGE}\n")
+        # The legacy builder sends the whole context whatever the Dockerfile;
+        # BuildKit only what a step reads, so there a step reads all of it.
+        reads_all = "" if self.table.builder == "legacy" else \
+            "RUN --mount=type=bind,target=/context true\n"
+        (copy / "bench-context.Dockerfile").write_text(f"FROM {BASE_IMAGE}\n{reads_all}")
         ignore = copy / ".dockerignore"
         saved = ignore.read_bytes() if ignore.exists() else None
-        env = dict(self.env, DOCKER_BUILDKIT="0")  # the legacy builder reports the context size
+        env = self.env
         sizes = {True: [], False: []}
         times = {True: [], False: []}
         for i in range(self.runs):
@@ -646,22 +690,29 @@ class Bench:
                     ignore.unlink()
                 secs, _, text = self.run([self.docker, "build", "-f", "bench-context.Dockerfile",
                                           "."], copy, env)
-                m = re.search(r"Sending build context to Docker daemon\s+(\S+)", text)
-                if not m:
-                    raise BenchError("no `Sending build context` line: is this the legacy builder?")
-                sizes[with_ignore].append(parse_docker_size(m.group(1)))
+                # The legacy builder says it once; BuildKit as it goes (the last is the total).
+                sent = re.findall(r"(?:Sending build context to Docker daemon|"
+                                  r"transferring context:)\s+([\d.]+\s*[kKMGTP]?B)", text)
+                if not sent:
+                    raise BenchError("neither `Sending build context` nor `transferring context` "
+                                     "in the build's output")
+                sizes[with_ignore].append(parse_docker_size(sent[-1]))
                 times[with_ignore].append(secs)
+        if saved is not None:
+            ignore.write_bytes(saved)
         du = {d: tree_size(copy / d) for d in ("target", ".git")}
-        self.diagnostics.append(
+        diag = (
             "Build context: the repository copied with hard links (" + ", ".join(
                 f"`{d}/` {fmt_bytes(s)} on disk" for d, s in du.items()) +
             f"); `.dockerignore` used: `{' '.join((saved or b'').decode().split())}`.")
+        if diag not in self.diagnostics:
+            self.diagnostics.append(diag)
         t = self.table
         t.bytes("4. build context sent, with `.dockerignore`", sizes[True])
         t.bytes("4. build context sent, without `.dockerignore`", sizes[False])
-        self.ratios["context"] = t.ratio("4. context ratio: without / with", sizes[False],
+        self.ratios[f"context/{t.builder}"] = t.ratio("4. context ratio: without / with", sizes[False],
                                          sizes[True], fmt=fmt_bytes)
-        t.times("4. `docker build` of a FROM-only Dockerfile there, with `.dockerignore`", times[True])
+        t.times("4. `docker build` there that reads the context, with `.dockerignore`", times[True])
         t.times("4. the same, without `.dockerignore`", times[False])
 
     # ----------------------------------------------------------------- main
@@ -674,16 +725,22 @@ class Bench:
         if self.only & {1, 2, 5}:
             self.build_warm_xtask()
             self.xtask(["dockerfile"])
-        if self.only & {1, 2}:
-            repo = self.own_repo("iter")
-            if 1 in self.only:
-                self.iteration(repo)
-            if 2 in self.only:
-                self.overhead(repo)
         if 5 in self.only:
             self.scaling()
-        if 4 in self.only:
-            self.context()
+        # Every figure that builds, once per builder, one builder after the other.
+        for name in self.builders:
+            self.use_builder(name)
+            if self.only & {1, 2}:
+                repo = self.own_repo(f"iter-{name.lower()}")
+                if 1 in self.only:
+                    self.iteration(repo)
+                if 2 in self.only:
+                    self.overhead(repo)
+            if 5 in self.only:
+                self.status_scaling()
+            if 4 in self.only:
+                self.context()
+        self.use_builder("-")
 
 
 def process_kind(tool: str, words: list[str]) -> str:
@@ -750,7 +807,7 @@ def status_snippets(n: int) -> list[str]:
 # --------------------------------------------------------------------------- machine
 
 
-def machine(builder: str) -> list[str]:
+def machine(engines: dict[str, dict[str, str]]) -> list[str]:
     def sh(cmd):
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
@@ -773,12 +830,14 @@ def machine(builder: str) -> list[str]:
     except OSError:
         pass
     info = sh(["docker", "info", "--format", "{{.ServerVersion}} | {{.Driver}}"]).split(" | ")
-    client = sh(["docker", "version", "--format", "{{.Client.Version}}"])
+    clients = ", ".join(
+        f"{name}: `{e['DOCKER']}` {sh([e['DOCKER'], 'version', '--format', '{{.Client.Version}}'])} "
+        f"with DOCKER_BUILDKIT={e['DOCKER_BUILDKIT']}" for name, e in engines.items())
     return [
         f"- CPUs (nproc): {sh(['nproc'])} ({cpu})",
         f"- memory: {mem}",
         f"- docker server: {info[0]}, storage driver: {info[1] if len(info) > 1 else '?'}, "
-        f"client {client}, builds ran on the {builder}",
+        f"clients ({clients})",
         f"- kernel: {platform.release()} ({platform.system()} {platform.machine()})",
         f"- {sh(['cargo', '--version'])}, {sh(['rustc', '--version'])}, Python {platform.python_version()}",
     ]
@@ -850,12 +909,15 @@ def main() -> int:
     print(f"## cargo xtask benchmark ({runs} runs per figure)\n")
     print(bench.table.markdown())
     verdicts = []
-    if "iteration" in bench.ratios:
-        r = bench.ratios["iteration"]
-        verdicts.append(f"iteration ratio {r:.3f} ({'meets' if r < 0.35 else 'MISSES'} < 0.35)")
-    if "overhead" in bench.ratios:
-        r = bench.ratios["overhead"]
-        verdicts.append(f"overhead ratio {r:.3f} ({'meets' if r <= 1.15 else 'MISSES'} <= 1.15)")
+    for name in bench.builders:
+        r = bench.ratios.get(f"iteration/{name}")
+        if r is not None:
+            verdicts.append(f"{name} iteration ratio {r:.3f} "
+                            f"({'meets' if r < 0.35 else 'MISSES'} < 0.35)")
+        r = bench.ratios.get(f"overhead/{name}")
+        if r is not None:
+            verdicts.append(f"{name} overhead ratio {r:.3f} "
+                            f"({'meets' if r <= 1.03 else 'MISSES'} <= 1.03)")
     if verdicts:
         print("\nTargets: " + "; ".join(verdicts) + ".")
     print("\nmedian/min/max are over the runs; for a ratio row, median = median(a) / median(b) "
@@ -868,7 +930,7 @@ def main() -> int:
     for diag in bench.diagnostics:
         print(f"\n{diag}")
     print("\nMachine:\n")
-    print("\n".join(machine(bench.builder)))
+    print("\n".join(machine(bench.builders)))
     print(f"- xtask measured: {source}")
     print(f"\nCommand (from the repository root): `{command}`; "
           f"took {time.time() - started:.0f} s on {time.strftime('%Y-%m-%d %H:%M %Z')}.")
