@@ -1,7 +1,7 @@
 //! `cargo xtask verify` on the real engine: the chain agrees with the main
 //! Dockerfile, or each difference is named.
 
-use crate::support::docker::{Repo, BASE_IMAGE};
+use crate::support::docker::{run_in, Builder, Repo, BASE_IMAGE};
 use crate::support::Project;
 
 on_both_builders! {
@@ -106,4 +106,24 @@ on_both_builders! {
         assert!(env.starts_with("APP_ENV_NAME=ci\n"), "{env}");
         assert!(env.contains("Cargo.toml"), "{env}");
     }
+}
+
+/// A BuildKit-only feature in a snippet (a cache mount, which the legacy
+/// builder refuses) builds through the chain and agrees with the main
+/// Dockerfile. The cache is the builder's, not the image's: neither image
+/// holds what was written there, and both hold what was copied out of it.
+#[test]
+fn a_cache_mount_builds_and_agrees_on_buildkit() {
+    let repo = Repo::new("verify-cache-mount");
+    let project = Project::on("verify-cache-mount", Builder::BuildKit);
+    project.stages(&[
+        &format!("FROM {BASE_IMAGE}"),
+        "RUN --mount=type=cache,target=/var/cache/app \\\n    echo cached > /var/cache/app/data && cp /var/cache/app/data /kept",
+        "RUN test ! -e /var/cache/app/data && cat /kept",
+    ]);
+    project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).run().ok().stdout_has("agree");
+    assert_eq!(
+        run_in(&repo.tag("latest_stage2"), "cat /kept; ls /var/cache/app 2>&1 | wc -l"),
+        "cached\n0"
+    );
 }
