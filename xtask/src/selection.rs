@@ -1,5 +1,6 @@
-//! Which stages a user means: ids (`2`), names (`stage2`) and inclusive ranges
-//! (`1-3`, `stage1-stage3`), separated by spaces or commas.
+//! Which stages a user means: ids (`2`), names (`stage2`), inclusive ranges
+//! (`1-3`, `stage1-stage3`) and open ranges through the last stage (`3-`,
+//! `stage3-`), separated by spaces or commas.
 
 use anyhow::Result;
 
@@ -37,11 +38,14 @@ fn resolve_token(token: &str, snippets: &[Snippet]) -> Result<std::ops::RangeInc
         }
     }
     let last = snippets.len().saturating_sub(1);
+    if let Some(from) = token.strip_suffix('-').and_then(|from| resolve_one(from, snippets)) {
+        return Ok(from..=last);
+    }
     let names: Vec<&str> = snippets.iter().map(|s| s.name.as_str()).collect();
     Err(input_error(
         format!("unknown stage `{token}`"),
         format!(
-            "stages are 0-{last} ({}), a range such as 0-{last}, or their names",
+            "stages are 0-{last} ({}), a range such as 0-{last} or {last}-, or their names",
             names.join(", ")
         ),
     ))
@@ -79,6 +83,10 @@ mod tests {
         assert_eq!(sel(&["0 2", "2"], &five).unwrap(), [0, 2]);
         assert_eq!(sel(&["base-my-app"], &["base", "my-app", "z"]).unwrap(), [0, 1]);
         assert_eq!(sel(&["my-app"], &["base", "my-app"]).unwrap(), [1]);
+        assert_eq!(sel(&["3-"], &five).unwrap(), [3, 4]);
+        assert_eq!(sel(&["stage3-"], &five).unwrap(), [3, 4]);
+        assert_eq!(sel(&["4-", "0"], &five).unwrap(), [0, 4]);
+        assert_eq!(sel(&["my-app-"], &["base", "my-app", "z"]).unwrap(), [1, 2]);
     }
 
     #[test]
@@ -91,6 +99,8 @@ mod tests {
             ("1-5", "unknown stage `1-5`"),
             ("-1", "unknown stage `-1`"),
             ("+1", "unknown stage `+1`"),
+            ("3-", "unknown stage `3-`"),
+            ("-", "unknown stage `-`"),
         ] {
             let err = sel(&[word], &three).unwrap_err().to_string();
             assert!(err.contains(message), "{word}: {err}");
