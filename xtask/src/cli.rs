@@ -20,7 +20,8 @@ Commands:
   dockerfile [--check]   regenerate ./Dockerfile and the stage chain from the snippets
   stages [STAGE...]      build stages (ids, names or ranges) and their missing ancestors;
                          no STAGE: every stage, then the full image
-  status                 show which stage images are fresh, stale or missing
+  stages --stale         build what `status` does not call fresh
+  status                 show which stage images are fresh, stale or missing, and why
   verify                 build the chain and the main Dockerfile, and compare the two images
   vendor DIR             make the project in DIR use this xtask
   hook install|uninstall the git pre-commit hook that runs `cargo xtask dockerfile --check`
@@ -92,11 +93,21 @@ pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
                 dry_run: args.contains("--dry-run"),
                 push: args.contains("--push"),
                 pull: args.contains("--pull"),
+                stale: args.contains("--stale"),
                 allow_secret_args: args.contains("--allow-secret-args"),
                 docker_args: passthrough.take().unwrap_or_default(),
                 stages: Vec::new(),
             };
             options.stages = free_words(&mut args, &name)?;
+            if options.stale && !options.stages.is_empty() {
+                return Err(input_error(
+                    format!(
+                        "--stale chooses the stages itself, and stages were given too: {}",
+                        options.stages.join(" ")
+                    ),
+                    "run `cargo xtask stages --stale`, or name the stages without --stale",
+                ));
+            }
             Command::Stages(options)
         }
         "status" if help => Command::Help(status::HELP),
@@ -231,6 +242,11 @@ mod tests {
         assert_eq!(options.stages, ["3", "stage1"]);
         assert!(options.dry_run && options.pull && !options.push);
         assert_eq!(options.docker_args, ["--no-cache", "--pull"]);
+        let Command::Stages(options) = parse_str(&["stages", "--stale", "--dry-run"]).unwrap()
+        else {
+            panic!("not stages")
+        };
+        assert!(options.stale && options.dry_run && options.stages.is_empty());
     }
 
     #[test]
@@ -246,6 +262,7 @@ mod tests {
                 "unexpected argument `--` for `cargo xtask dockerfile`",
             ),
             (&["status", "1"][..], "unexpected argument `1`"),
+            (&["stages", "--stale", "3"][..], "--stale chooses the stages itself"),
         ] {
             let err = parse_str(args).unwrap_err().to_string();
             assert!(err.contains(message), "{args:?}: {err}");

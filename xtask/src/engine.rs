@@ -112,6 +112,34 @@ impl<'a> Engine<'a> {
             .collect())
     }
 
+    /// Every tag of `repo` that exists locally, with the id, size and age
+    /// the engine shows for it: one call, whatever the number of stages. An
+    /// engine that does not answer is an environment error.
+    pub(crate) fn listing(&self, repo: &str) -> Result<Vec<Listed>> {
+        let format = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}\t{{.CreatedSince}}";
+        let answer = self.query(&["image", "ls", "--no-trunc", "--format", format, repo])?;
+        if !answer.ok {
+            return Err(unreachable(&self.program, &answer.error));
+        }
+        Ok(parse_listing(&answer.stdout, repo))
+    }
+
+    /// Runs `<engine> build ...` as [`Engine::build`] does, and returns the id
+    /// of the image it made, read from `--iidfile`: the next stage's label
+    /// needs it, and asking the engine would cost a process per stage. A dry
+    /// run prints the command without it and returns no id.
+    pub(crate) fn build_with_id(&self, words: &[Word]) -> Result<(Outcome, Option<String>)> {
+        if self.dry_run {
+            return Ok((self.build(words)?, None));
+        }
+        let file = IdFile::new();
+        let mut with_file = vec![Word::Plain("--iidfile".into()), Word::Plain(file.path_text())];
+        with_file.extend_from_slice(words);
+        let outcome = self.build(&with_file)?;
+        let id = std::fs::read_to_string(&file.0).ok().map(|id| normalize_id(&id));
+        Ok((outcome, id.filter(|id| !id.is_empty())))
+    }
+
     /// Whether image configs keep ONBUILD triggers. Podman builds OCI images
     /// by default, which drop them (with a warning), and its inspect output has
     /// no such field.
@@ -340,6 +368,64 @@ fn normalize_id(id: &str) -> String {
     }
 }
 
+/// One row of [`Engine::listing`]: a tag of the repository, as the engine shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listed {
+    pub(crate) tag: String,
+    pub(crate) id: String,
+    pub(crate) size: String,
+    pub(crate) age: String,
+}
+
+fn parse_listing(text: &str, repo: &str) -> Vec<Listed> {
+    let podman_local = format!("localhost/{repo}");
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            let repository = fields.next()?;
+            let (tag, id) = (fields.next()?, fields.next()?);
+            let (size, age) = (fields.next().unwrap_or("-"), fields.next().unwrap_or("-"));
+            let ours = repository == repo || repository == podman_local;
+            (ours && tag != "<none>").then(|| Listed {
+                tag: tag.to_string(),
+                id: normalize_id(id),
+                size: size.to_string(),
+                age: age.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn unreachable(program: &str, error: &str) -> anyhow::Error {
+    input_error(
+        format!("the container engine is not reachable ({program} image ls failed: {error})"),
+        "start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER to a running engine",
+    )
+}
+
+/// A temporary file for `--iidfile`, outside the build context (so it can
+/// never be sent with it), removed when dropped.
+struct IdFile(PathBuf);
+
+impl IdFile {
+    fn new() -> IdFile {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        IdFile(std::env::temp_dir().join(format!("xtask-iid-{}-{n}", std::process::id())))
+    }
+
+    fn path_text(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for IdFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// How much of an engine's error output is kept to find the reason in: the
 /// reason is near the end, and a long build must not grow our memory.
 const TAIL: usize = 64 * 1024;
@@ -443,6 +529,22 @@ mod tests {
         assert_eq!(tags["v1_stage1"], "sha256:b");
         assert!(parse_local_tags("127.0.0.1:5000/x\tt\tsha256:d\n", "127.0.0.1:5000/x")
             .contains_key("t"));
+    }
+
+    #[test]
+    fn listing_with_size_and_age() {
+        let text =
+            "ns/app\tv1_stage0\tsha256:a\t1.98MB\t2 minutes ago\nother\tv1\tsha256:b\t1MB\tnow\n";
+        let rows = parse_listing(text, "ns/app");
+        assert_eq!(
+            rows,
+            [Listed {
+                tag: "v1_stage0".into(),
+                id: "sha256:a".into(),
+                size: "1.98MB".into(),
+                age: "2 minutes ago".into()
+            }]
+        );
     }
 
     #[test]

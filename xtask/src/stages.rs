@@ -1,8 +1,10 @@
 //! `cargo xtask stages`: build the chosen stages in ascending order, each on
 //! the image of the one before it, building (or pulling) missing ancestors
-//! first; then, when no stage was chosen, the full image.
+//! first; then, when no stage was chosen, the full image. Planning (what to
+//! build) is [`Plan`]; the [`Run`] carries it out; [`Summary`] reports it.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::fs;
 use std::time::Instant;
 
@@ -12,24 +14,28 @@ use xshell::Shell;
 use crate::context;
 use crate::engine::{Engine, Word};
 use crate::exit::{self, failure, input_error, interrupted};
-use crate::freshness::{self, LABEL};
+use crate::freshness::{self, State, LABEL};
 use crate::image::Image;
 use crate::interrupt;
 use crate::project::Project;
 use crate::secrets::looks_secret;
 use crate::selection;
+use crate::status;
 
 pub(crate) const HELP: &str = "\
 Build stages: each FROM the image of the stage before it.
 
 Usage: cargo xtask stages [STAGE...] [--dry-run] [--push] [--pull] [--allow-secret-args]
                           [-- DOCKER-BUILD-ARGS...]
+       cargo xtask stages --stale [--dry-run] [--push] [--pull] [-- DOCKER-BUILD-ARGS...]
 
-STAGE is an id (2), a name (stage2) or a range (1-3). Missing ancestors of a chosen
-stage are built first. With no STAGE (and no STAGES_TO_BUILD): every stage, then the
-full image from ./Dockerfile (unless NO_FULL_BUILD).
+STAGE is an id (2), a name (stage2), a range (1-3) or an open range (3-: stage 3 through
+the last). Missing ancestors of a chosen stage are built first. With no STAGE (and no
+STAGES_TO_BUILD): every stage, then the full image from ./Dockerfile (unless NO_FULL_BUILD).
 
 Options:
+  --stale              build from the lowest stage `cargo xtask status` does not call fresh
+                       through the last, then the full image if it is not fresh
   --dry-run            print the engine commands, runnable from the project root; build nothing
   --push               push each tag right after it is built
   --pull               pull a missing parent from the registry before building it
@@ -44,6 +50,8 @@ NO_FULL_BUILD, DOCKER (see `cargo xtask --help`).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Options {
     pub(crate) stages: Vec<String>,
+    /// Build what is not fresh (never together with `stages`).
+    pub(crate) stale: bool,
     pub(crate) dry_run: bool,
     pub(crate) push: bool,
     pub(crate) pull: bool,
@@ -51,16 +59,58 @@ pub(crate) struct Options {
     pub(crate) docker_args: Vec<String>,
 }
 
+/// What a run builds, or a row of its summary: a stage or the full image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Target {
+    Stage(usize),
+    Full,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Stage(n) => write!(f, "stage {n}"),
+            Target::Full => f.write_str("the full image"),
+        }
+    }
+}
+
 /// What one run builds: these stages (each after its missing ancestors), then
 /// the main Dockerfile under the tag `full`, if any.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub(crate) stages: Vec<usize>,
     pub(crate) full: Option<String>,
 }
 
+impl Plan {
+    /// Everything asked for, in build order.
+    fn targets(&self) -> Vec<Target> {
+        let mut targets: Vec<Target> = self.stages.iter().map(|&n| Target::Stage(n)).collect();
+        if self.full.is_some() {
+            targets.push(Target::Full);
+        }
+        targets
+    }
+}
+
 pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()> {
-    let settings = &project.settings;
     let image = project.image(sh)?;
+    let plan = if options.stale {
+        let Some(plan) = stale_plan(sh, project, options, &image)? else {
+            eprintln!("nothing is stale: every stage image and the full image are fresh");
+            return Ok(());
+        };
+        plan
+    } else {
+        chosen_plan(project, options, &image)?
+    };
+    build(sh, project, options, &image, plan)
+}
+
+/// The stages the command line (or `STAGES_TO_BUILD`) names.
+fn chosen_plan(project: &Project, options: &Options, image: &Image) -> Result<Plan> {
+    let settings = &project.settings;
     let words = if options.stages.is_empty() {
         settings.stages_to_build.iter().cloned().collect()
     } else {
@@ -72,11 +122,43 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
     } else {
         selection::select(&words, &project.snippets)?
     };
-    let plan = Plan {
+    Ok(Plan {
         stages: if settings.no_stages_build { Vec::new() } else { selected },
         full: (everything && !settings.no_full_build).then(|| image.full()),
+    })
+}
+
+/// `--stale`: what `status` does not call fresh; `None` when that is nothing.
+fn stale_plan(
+    sh: &Shell,
+    project: &Project,
+    options: &Options,
+    image: &Image,
+) -> Result<Option<Plan>> {
+    let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
+    let survey = status::survey(&engine, project, image)?;
+    Ok(plan_stale(
+        &survey.stages,
+        &survey.full,
+        project.settings.no_stages_build,
+        project.settings.no_full_build,
+        image,
+    ))
+}
+
+fn plan_stale(
+    stages: &[State],
+    full: &State,
+    no_stages_build: bool,
+    no_full_build: bool,
+    image: &Image,
+) -> Option<Plan> {
+    let first = freshness::first_stale(stages).filter(|_| !no_stages_build);
+    let plan = Plan {
+        stages: first.map(|first| (first..stages.len()).collect()).unwrap_or_default(),
+        full: (*full != State::Fresh && !no_full_build).then(|| image.full()),
     };
-    build(sh, project, options, &image, plan)
+    (!plan.targets().is_empty()).then_some(plan)
 }
 
 /// Regenerates the chain (unless `NO_GEN`) and carries out `plan`.
@@ -90,12 +172,15 @@ pub(crate) fn build(
     let extra = build_args(project, options)?;
     // Every check that can refuse the run comes before anything is written.
     let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
-    // Which stage images exist matters only for a parent this run does not
-    // build. A run that starts at stage 0 asks later, if ever, which saves an
-    // engine call on the common `cargo xtask stages`; an engine that does not
-    // answer is then found when its first command fails.
-    let starts_at_zero = plan.stages.first().is_none_or(|&first| first == 0);
-    let local = if starts_at_zero && !options.dry_run {
+    let last = project.snippets.len().saturating_sub(1);
+    // Which stage images exist matters for a parent this run does not build,
+    // and for the stages above the run that its rebuilds leave behind. A run
+    // of stage 0 through the last asks later, if ever, which saves an engine
+    // call on the common `cargo xtask stages`; an engine that does not answer
+    // is then found when its first command fails.
+    let whole_chain =
+        plan.stages.first().is_none_or(|&first| first == 0) && plan.stages.last() == Some(&last);
+    let local = if whole_chain && !options.dry_run {
         None
     } else {
         match engine.local_tags(&image.name) {
@@ -108,15 +193,20 @@ pub(crate) fn build(
         }
     };
     let on_disk = if project.settings.no_gen { Some(chain_on_disk(project)?) } else { None };
+    let main = match (&plan.full, project.settings.no_gen) {
+        (None, _) => String::new(),
+        (Some(_), true) => main_on_disk(project)?,
+        (Some(_), false) => project.stages.main_dockerfile(),
+    };
     // Held until the last build: the builds read the chain files.
     let _lock = project.lock()?;
-    let chain = match on_disk {
-        Some(chain) => chain,
+    let (chain, dockerfile_changed) = match on_disk {
+        Some(chain) => (chain, false),
         None => {
             // Rendered once: the same texts are written and hashed for the labels.
             let chain = project.chain_texts(image);
-            project.write(&chain)?;
-            chain
+            let changed = project.write(&chain)?;
+            (chain, changed)
         }
     };
     for warning in context::warnings(&project.root) {
@@ -124,31 +214,63 @@ pub(crate) fn build(
     }
     interrupt::install();
 
-    let mut pending: Vec<Option<usize>> = plan.stages.iter().map(|&s| Some(s)).collect();
-    if plan.full.is_some() {
-        pending.push(None);
-    }
     let mut run = Run {
         project,
         options,
         engine: &engine,
         image,
         chain,
+        main,
         extra,
         local,
+        pending: plan.targets(),
         full: plan.full,
         done: HashMap::new(),
-        rows: Vec::new(),
-        pending,
+        summary: Summary::default(),
         current: None,
     };
     let result = run.execute(&plan.stages).map_err(|err| run.explain(err));
     // An engine that is not there built nothing: no table for it.
     let no_engine = result.as_ref().is_err_and(|err| exit::code(err) == Some(exit::Code::Input));
     if !options.dry_run && !no_engine {
-        run.print_summary();
+        let not_built = std::mem::take(&mut run.pending);
+        for target in not_built {
+            let tag = run.tag(target);
+            run.summary.record(target, tag, None, Fate::NotBuilt);
+        }
+        run.summary.print();
     }
-    result
+    result?;
+    let behind = run.behind(dockerfile_changed)?;
+    if !behind.is_empty() {
+        eprintln!(
+            "note: {} {} now behind what this run rebuilt: run `cargo xtask stages --stale` to bring {} up to date",
+            names(&behind),
+            if behind.len() == 1 { "is" } else { "are" },
+            if behind.len() == 1 { "it" } else { "them" },
+        );
+    }
+    Ok(())
+}
+
+/// `stage 3, stage 4 and the full image`.
+fn names(targets: &[Target]) -> String {
+    let names: Vec<String> = targets.iter().map(Target::to_string).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.concat(),
+    }
+}
+
+/// With `NO_GEN`, the full image is built from the main Dockerfile on disk,
+/// and its label says so.
+fn main_on_disk(project: &Project) -> Result<String> {
+    fs::read_to_string(project.main_dockerfile_path()).map_err(|err| {
+        input_error(
+            format!("NO_GEN is set but Dockerfile cannot be read: {err}"),
+            "run without NO_GEN once, or `cargo xtask dockerfile`, to generate it",
+        )
+    })
 }
 
 /// With `NO_GEN`, the builds use the chain files as they are on disk.
@@ -205,8 +327,9 @@ fn refuse_secrets(words: &[String], source: &str) -> Result<()> {
     Ok(())
 }
 
+/// What became of one target of the run, as its summary row says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+enum Fate {
     Built,
     Pulled,
     Failed,
@@ -214,33 +337,77 @@ enum Outcome {
 }
 
 struct Row {
-    /// `None` for the full image.
-    stage: Option<usize>,
+    target: Target,
     tag: String,
     seconds: f64,
-    outcome: Outcome,
+    fate: Fate,
 }
 
+/// The table printed at the end of a run: one row per stage pulled, built,
+/// failed or not built, then the full image.
+#[derive(Default)]
+struct Summary {
+    rows: Vec<Row>,
+}
+
+impl Summary {
+    fn record(&mut self, target: Target, tag: String, started: Option<Instant>, fate: Fate) {
+        let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        self.rows.push(Row { target, tag, seconds, fate });
+    }
+
+    fn print(&mut self) {
+        if self.rows.is_empty() {
+            eprintln!("nothing to build");
+            return;
+        }
+        self.rows.sort_by_key(|row| row.target);
+        let width = self.rows.iter().map(|r| r.tag.len()).max().unwrap_or(5).max(5);
+        eprintln!("\n{:<5}  {:<width$}  {:>7}  outcome", "stage", "image", "seconds");
+        for row in &self.rows {
+            let target = match row.target {
+                Target::Stage(n) => n.to_string(),
+                Target::Full => "full".to_string(),
+            };
+            let fate = match row.fate {
+                Fate::Built => "built",
+                Fate::Pulled => "pulled",
+                Fate::Failed => "failed",
+                Fate::NotBuilt => "not built",
+            };
+            eprintln!("{target:<5}  {:<width$}  {:>7.1}  {fate}", row.tag, row.seconds);
+        }
+    }
+}
+
+/// The target being pulled or built, for errors the engine raises mid-run.
+struct Current {
+    target: Target,
+    tag: String,
+    what: String,
+}
+
+/// Carries out a [`Plan`].
 struct Run<'a> {
     project: &'a Project,
     options: &'a Options,
     engine: &'a Engine<'a>,
     image: &'a Image,
     chain: Vec<String>,
+    /// The main Dockerfile's text, when this run builds the full image.
+    main: String,
     extra: Vec<String>,
     /// The tag of the full image, when this run builds it.
     full: Option<String>,
     /// Stage tags that existed before the run (`<tag>_stage<N>`), with their
     /// ids; `None` until first needed.
     local: Option<HashMap<String, String>>,
-    /// Stages built or pulled in this run, with their id once read.
+    /// Stages built or pulled in this run, with their id when known.
     done: HashMap<usize, Option<String>>,
-    rows: Vec<Row>,
-    /// What was asked for and is not done yet (`None`: the full image).
-    pending: Vec<Option<usize>>,
-    /// The stage (`None`: the full image) being pulled or built, with its
-    /// tag and description, for errors that come from the engine mid-run.
-    current: Option<(Option<usize>, String, String)>,
+    summary: Summary,
+    /// What was asked for and is not done yet.
+    pending: Vec<Target>,
+    current: Option<Current>,
 }
 
 impl Run<'_> {
@@ -256,6 +423,13 @@ impl Run<'_> {
             self.build_full(tag)?;
         }
         Ok(())
+    }
+
+    fn tag(&self, target: Target) -> String {
+        match target {
+            Target::Stage(n) => self.image.stage(n),
+            Target::Full => self.full.clone().unwrap_or_else(|| self.image.full()),
+        }
     }
 
     /// Makes the image of stage `n` available: it exists, or it is pulled
@@ -289,8 +463,9 @@ impl Run<'_> {
     }
 
     fn pull(&mut self, n: usize) -> Result<bool> {
+        let target = Target::Stage(n);
         let tag = self.image.stage(n);
-        self.current = Some((Some(n), tag.clone(), format!("pulling {tag}")));
+        self.start(target, &tag, format!("pulling {tag}"));
         self.check_interrupted(&format!("before pulling {tag}"))?;
         let started = Instant::now();
         let outcome = self.engine.pull(&tag)?;
@@ -299,7 +474,8 @@ impl Run<'_> {
             eprintln!("note: cannot pull {tag} ({}): building it", outcome.reason);
             return Ok(false);
         }
-        self.finish(Some(n), tag, started, Outcome::Pulled);
+        self.done.insert(n, None);
+        self.finish(target, tag, started, Fate::Pulled);
         Ok(true)
     }
 
@@ -321,19 +497,11 @@ impl Run<'_> {
         let tag = self.image.stage(n);
         let last = self.project.snippets.len() - 1;
         let snippet = &self.project.snippets[n].display;
+        let what = format!("stage {n} ({snippet})");
         eprintln!("stage {n}/{last} {snippet} -> {tag}");
-        self.current = Some((Some(n), tag.clone(), format!("stage {n} ({snippet})")));
+        self.start(Target::Stage(n), &tag, what.clone());
         let parent = if n == 0 { Word::Plain(String::new()) } else { self.parent_id(n - 1)? };
-        let chain = &self.chain[n];
-        let label = match parent {
-            Word::Plain(id) => {
-                Word::Plain(format!("{LABEL}={}", freshness::label_value(chain, &id)))
-            }
-            // Double quotes, so that the shell runs the `$(...)` inside.
-            Word::Shell(id) => {
-                Word::Shell(format!("\"{LABEL}={}\"", freshness::label_value(chain, &id)))
-            }
-        };
+        let label = self.label(&self.chain[n], parent);
         let mut words = vec![
             plain("-t"),
             plain(&tag),
@@ -342,21 +510,46 @@ impl Run<'_> {
             plain("--label"),
             label,
         ];
-        self.build(&mut words, Some(n), tag, &format!("stage {n} ({snippet})"))
+        self.build(&mut words, Target::Stage(n), tag, &what)
     }
 
     fn build_full(&mut self, tag: String) -> Result<()> {
+        let what = "the full image (Dockerfile)".to_string();
         eprintln!("full image Dockerfile -> {tag}");
-        self.current = Some((None, tag.clone(), "the full image (Dockerfile)".to_string()));
-        let mut words = vec![plain("-t"), plain(&tag), plain("-f"), plain("Dockerfile")];
-        self.build(&mut words, None, tag, "the full image (Dockerfile)")
+        self.start(Target::Full, &tag, what.clone());
+        let label = self.label(&self.main, Word::Plain(String::new()));
+        let mut words = vec![
+            plain("-t"),
+            plain(&tag),
+            plain("-f"),
+            plain("Dockerfile"),
+            plain("--label"),
+            label,
+        ];
+        self.build(&mut words, Target::Full, tag, &what)
+    }
+
+    /// The `--label` value for an image built from `text` on `parent`.
+    fn label(&self, text: &str, parent: Word) -> Word {
+        let repository = &self.image.name;
+        match parent {
+            Word::Plain(id) => {
+                Word::Plain(format!("{LABEL}={}", freshness::label_value(text, &id, repository)))
+            }
+            // Double quotes, so that the shell runs the `$(...)` inside; the
+            // repository name holds no character a shell expands there.
+            Word::Shell(id) => Word::Shell(format!(
+                "\"{LABEL}={}\"",
+                freshness::label_value(text, &id, repository)
+            )),
+        }
     }
 
     /// Runs one build (then its push), recording what happened.
     fn build(
         &mut self,
         words: &mut Vec<Word>,
-        stage: Option<usize>,
+        target: Target,
         tag: String,
         what: &str,
     ) -> Result<()> {
@@ -365,13 +558,13 @@ impl Run<'_> {
         // A Ctrl-C between two builds stops the run before the next one.
         self.check_interrupted(&format!("before building {what}"))?;
         let started = Instant::now();
-        let built = self.engine.build(words)?;
+        let (built, id) = self.engine.build_with_id(words)?;
         self.check_interrupted(&format!("while building {what}"))?;
         if !built.status.success() {
             // A build that fails at once may mean no engine at all: asking
             // which images exist tells (exit 2 if it does not answer).
             self.local_tags()?;
-            self.finish(stage, tag, started, Outcome::Failed);
+            self.finish(target, tag, started, Fate::Failed);
             let not_built = self.not_built();
             let reason =
                 if built.reason.is_empty() { String::new() } else { format!(": {}", built.reason) };
@@ -384,7 +577,10 @@ impl Run<'_> {
                 format!("not built: {not_built}; fix it and run the same command again"),
             ));
         }
-        self.finish(stage, tag.clone(), started, Outcome::Built);
+        if let Target::Stage(n) = target {
+            self.done.insert(n, id);
+        }
+        self.finish(target, tag.clone(), started, Fate::Built);
         if self.options.push {
             let pushed = self.engine.push(&tag)?;
             self.check_interrupted(&format!("while pushing {tag}"))?;
@@ -402,13 +598,14 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn finish(&mut self, stage: Option<usize>, tag: String, started: Instant, outcome: Outcome) {
+    fn start(&mut self, target: Target, tag: &str, what: String) {
+        self.current = Some(Current { target, tag: tag.to_string(), what });
+    }
+
+    fn finish(&mut self, target: Target, tag: String, started: Instant, fate: Fate) {
         self.current = None;
-        if let (Some(n), true) = (stage, outcome != Outcome::Failed) {
-            self.done.insert(n, None);
-        }
-        self.pending.retain(|p| *p != stage);
-        self.rows.push(Row { stage, tag, seconds: started.elapsed().as_secs_f64(), outcome });
+        self.pending.retain(|p| *p != target);
+        self.summary.record(target, tag, Some(started), fate);
     }
 
     /// The image id of stage `n` for its child's label: known, read from the
@@ -419,6 +616,7 @@ impl Run<'_> {
             Some(None) if self.engine.dry_run => {
                 Ok(Word::Shell(self.engine.image_id_expression(&self.image.stage(n))))
             }
+            // Pulled, or built by an engine that wrote no id file.
             Some(None) => {
                 let id = self.engine.image_id(&self.image.stage(n))?;
                 self.done.insert(n, Some(id.clone()));
@@ -432,15 +630,51 @@ impl Run<'_> {
         }
     }
 
+    /// The images this run left behind: present stages above the lowest
+    /// stage whose image it replaced, which it did not rebuild, and the full
+    /// image when it did not rebuild it although the main Dockerfile changed.
+    fn behind(&mut self, dockerfile_changed: bool) -> Result<Vec<Target>> {
+        if self.options.dry_run || self.done.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut behind = Vec::new();
+        // Without the listing the run covered the whole chain: nothing above.
+        if let Some(local) = &self.local {
+            let replaced = self
+                .done
+                .iter()
+                .filter(|(n, id)| {
+                    let before = local.get(&format!("{}_stage{n}", self.image.tag));
+                    id.is_none() || before != id.as_ref()
+                })
+                .map(|(n, _)| *n)
+                .min();
+            if let Some(low) = replaced {
+                let above = low + 1..self.chain.len();
+                behind.extend(above.filter(|m| {
+                    !self.done.contains_key(m)
+                        && local.contains_key(&format!("{}_stage{m}", self.image.tag))
+                }));
+            }
+        }
+        let mut behind: Vec<Target> = behind.into_iter().map(Target::Stage).collect();
+        let full_built = self.full.as_deref() == Some(self.image.full().as_str());
+        let image = self.image;
+        if dockerfile_changed && !full_built && self.local_tags()?.contains_key(&image.tag) {
+            behind.push(Target::Full);
+        }
+        Ok(behind)
+    }
+
     /// An error without an exit code of its own, met mid-run (the engine
-    /// stopped answering, say): the current stage failed, exit 1.
+    /// stopped answering, say): the current target failed, exit 1.
     fn explain(&mut self, err: anyhow::Error) -> anyhow::Error {
         if exit::code(&err).is_some() {
             return err;
         }
         let what = match self.current.take() {
-            Some((stage, tag, what)) => {
-                self.finish(stage, tag, Instant::now(), Outcome::Failed);
+            Some(Current { target, tag, what }) => {
+                self.finish(target, tag, Instant::now(), Fate::Failed);
                 what
             }
             None => "the run".to_string(),
@@ -469,42 +703,8 @@ impl Run<'_> {
         if self.pending.is_empty() {
             return "nothing else".to_string();
         }
-        let names: Vec<String> = self
-            .pending
-            .iter()
-            .map(|p| match p {
-                Some(n) => format!("stage {n}"),
-                None => "the full image".to_string(),
-            })
-            .collect();
+        let names: Vec<String> = self.pending.iter().map(Target::to_string).collect();
         names.join(", ")
-    }
-
-    fn print_summary(&mut self) {
-        for stage in std::mem::take(&mut self.pending) {
-            let tag = match stage {
-                Some(n) => self.image.stage(n),
-                None => self.full.clone().unwrap_or_default(),
-            };
-            self.rows.push(Row { stage, tag, seconds: 0.0, outcome: Outcome::NotBuilt });
-        }
-        if self.rows.is_empty() {
-            eprintln!("nothing to build");
-            return;
-        }
-        self.rows.sort_by_key(|row| row.stage.unwrap_or(usize::MAX));
-        let width = self.rows.iter().map(|r| r.tag.len()).max().unwrap_or(5).max(5);
-        eprintln!("\n{:<5}  {:<width$}  {:>7}  outcome", "stage", "image", "seconds");
-        for row in &self.rows {
-            let stage = row.stage.map_or_else(|| "full".to_string(), |n| n.to_string());
-            let outcome = match row.outcome {
-                Outcome::Built => "built",
-                Outcome::Pulled => "pulled",
-                Outcome::Failed => "failed",
-                Outcome::NotBuilt => "not built",
-            };
-            eprintln!("{stage:<5}  {:<width$}  {:>7.1}  {outcome}", row.tag, row.seconds);
-        }
     }
 }
 
@@ -514,7 +714,41 @@ fn plain(word: &str) -> Word {
 
 #[cfg(test)]
 mod tests {
-    use super::refuse_secrets;
+    use super::*;
+    use crate::freshness::Reason;
+
+    #[test]
+    fn stale_plans_start_at_the_first_stage_that_is_not_fresh() {
+        let image = Image { name: "ns/app".into(), tag: "v1".into() };
+        let (f, m) = (State::Fresh, State::Missing);
+        let s = State::Stale(vec![Reason::ParentRebuilt]);
+        let plan = |stages: &[State], full: &State, no_full| {
+            plan_stale(stages, full, false, no_full, &image).map(|p| p.targets())
+        };
+        let all_fresh = [f.clone(), f.clone(), f.clone()];
+        assert_eq!(plan(&all_fresh, &f, false), None);
+        assert_eq!(
+            plan(&[f.clone(), s.clone(), f.clone()], &f, false),
+            Some(vec![Target::Stage(1), Target::Stage(2)])
+        );
+        assert_eq!(plan(&all_fresh, &m, false), Some(vec![Target::Full]));
+        assert_eq!(plan(&all_fresh, &m, true), None);
+        // A missing stage below a present one does not count.
+        assert_eq!(
+            plan(&[m.clone(), f.clone(), m.clone()], &f, false),
+            Some(vec![Target::Stage(2)])
+        );
+    }
+
+    #[test]
+    fn targets_are_named_in_one_line() {
+        assert_eq!(names(&[Target::Stage(4)]), "stage 4");
+        assert_eq!(
+            names(&[Target::Stage(3), Target::Stage(4), Target::Full]),
+            "stage 3, stage 4 and the full image"
+        );
+        assert!(Target::Stage(usize::MAX) < Target::Full);
+    }
 
     fn words(text: &str) -> Vec<String> {
         text.split(' ').map(str::to_string).collect()
