@@ -9,7 +9,7 @@ use pico_args::Arguments;
 use crate::exit::input_error;
 use crate::hook::Action;
 use crate::stages::Options;
-use crate::{dockerfile, hook, stages, status, vendor, verify};
+use crate::{dockerfile, hook, prune, stages, status, vendor, verify};
 
 pub(crate) const HELP: &str = "\
 cargo xtask: build Docker images in stages
@@ -22,6 +22,7 @@ Commands:
                          no STAGE: every stage, then the full image
   stages --stale         build what `status` does not call fresh
   status                 show which stage images are fresh, stale or missing, and why
+  prune [--dry-run]      remove the untagged images that earlier builds of this image left
   verify                 build the chain and the main Dockerfile, and compare the two images
   vendor DIR             make the project in DIR use this xtask
   hook install|uninstall the git pre-commit hook that runs `cargo xtask dockerfile --check`
@@ -54,6 +55,9 @@ pub(crate) enum Command {
     },
     Stages(Options),
     Status,
+    Prune {
+        dry_run: bool,
+    },
     /// `verify` takes the build options of `stages` that make sense for it.
     Verify(Options),
     Vendor {
@@ -112,6 +116,8 @@ pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
         }
         "status" if help => Command::Help(status::HELP),
         "status" => Command::Status,
+        "prune" if help => Command::Help(prune::HELP),
+        "prune" => Command::Prune { dry_run: args.contains("--dry-run") },
         "verify" if help => Command::Help(verify::HELP),
         "verify" => Command::Verify(Options {
             allow_secret_args: args.contains("--allow-secret-args"),
@@ -247,6 +253,7 @@ mod tests {
             panic!("not stages")
         };
         assert!(options.stale && options.dry_run && options.stages.is_empty());
+        assert_eq!(parse_str(&["prune", "--dry-run"]).unwrap(), Command::Prune { dry_run: true });
     }
 
     #[test]
@@ -262,6 +269,7 @@ mod tests {
                 "unexpected argument `--` for `cargo xtask dockerfile`",
             ),
             (&["status", "1"][..], "unexpected argument `1`"),
+            (&["prune", "all"][..], "unexpected argument `all` for `cargo xtask prune`"),
             (&["stages", "--stale", "3"][..], "--stale chooses the stages itself"),
         ] {
             let err = parse_str(args).unwrap_err().to_string();

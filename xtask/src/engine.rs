@@ -124,6 +124,30 @@ impl<'a> Engine<'a> {
         Ok(parse_listing(&answer.stdout, repo))
     }
 
+    /// The ids of the untagged images that carry label `label` and on which
+    /// no other image is built (what `image ls --filter dangling=true` shows).
+    pub(crate) fn dangling(&self, label: &str) -> Result<Vec<String>> {
+        let filter = format!("label={label}");
+        let args = ["image", "ls", "--no-trunc", "--quiet", "--filter", "dangling=true"];
+        let mut args = args.to_vec();
+        args.extend(["--filter", filter.as_str()]);
+        let answer = self.query(&args)?;
+        if !answer.ok {
+            return Err(unreachable(&self.program, &answer.error));
+        }
+        let mut ids: Vec<String> = answer.stdout.lines().map(normalize_id).collect();
+        ids.retain(|id| !id.is_empty());
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Removes the image (or the tag) `reference`; the engine's refusal, such
+    /// as a conflict with an image built on it, is returned, not raised.
+    pub(crate) fn remove_image(&self, reference: &str) -> Result<Result<(), String>> {
+        let answer = self.query(&["image", "rm", reference])?;
+        Ok(if answer.ok { Ok(()) } else { Err(answer.error) })
+    }
+
     /// Runs `<engine> build ...` as [`Engine::build`] does, and returns the id
     /// of the image it made, read from `--iidfile`: the next stage's label
     /// needs it, and asking the engine would cost a process per stage. A dry

@@ -19,6 +19,7 @@ mod lexer_fuzz;
 mod migrate;
 mod out;
 mod project;
+mod prune;
 mod secrets;
 mod selection;
 mod settings;
@@ -59,6 +60,10 @@ fn run() -> Result<()> {
         Command::Status => {
             let (sh, project) = load()?;
             status::run(&sh, &project)
+        }
+        Command::Prune { dry_run } => {
+            let (sh, project) = load()?;
+            prune::run(&sh, &project, dry_run)
         }
         Command::Verify(options) => {
             let (sh, project) = load()?;
