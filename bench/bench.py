@@ -63,6 +63,7 @@ FIGURES = {
     3: "tool cost",
     4: "build context",
     5: "scaling",
+    6: "daily loop",
 }
 
 
@@ -715,6 +716,83 @@ class Bench:
         t.times("4. `docker build` there that reads the context, with `.dockerignore`", times[True])
         t.times("4. the same, without `.dockerignore`", times[False])
 
+    # ----------------------------------------------------------------- figure 6
+
+    def daily_loop(self) -> None:
+        """`status` at 5 and 50 stages and `prune` with 50 dangling images,
+        each beside the engine command it cannot do without (the floor), on
+        the builder `use_builder` chose (its DOCKER and DOCKER_BUILDKIT)."""
+        t = self.table
+        log(f"figure 6: the daily loop ({t.builder})")
+        for n in (5, 50):
+            stages_dir = f"bench-sets/loop{n}"
+            write_snippets(self.project / stages_dir, status_snippets(n))
+            repo = self.own_repo(f"loop{n}-{t.builder.lower()}")
+            env = {"STAGES_DIR": stages_dir, "DOCKER_IMAGE": repo}
+            log(f"  building {n} ENV-only stages and the full image (untimed)")
+            self.xtask(["stages"], **env)
+            self.remember(repo)
+            _, _, text = self.xtask(["status"], **env)
+            rows = [line for line in text.splitlines() if repo in line]
+            if len(rows) != n + 1 or not all(r.endswith("fresh") for r in rows):
+                t.notes.append(f"WARNING: status of {n} stages ({t.builder}): not every row fresh")
+            status, floor = [], []
+            for _ in range(self.runs):
+                status.append(self.xtask(["status"], **env)[0])
+                floor.append(self.run([self.docker, "image", "ls", repo], self.project)[0])
+            t.times(f"6. `cargo xtask status`, {n} stages and the full image, all fresh", status)
+            t.times(f"6. `docker image ls <repository>` ({n} stages' tags: the floor)", floor)
+            t.ratio(f"6. status / `docker image ls`, {n} stages", status, floor)
+        self.prune_figure()
+
+    def make_dangling(self, repo: str, count: int, round_: int) -> list[str]:
+        """`count` untagged images labelled as former images of `repo`
+        (untimed): each imported from an empty tar under one tag, which the
+        next one takes. An import is ten times quicker than a build, and prune
+        does not care how an image was made, only that it is untagged and
+        labelled."""
+        empty = self.tmp / "empty.tar"
+        if not empty.exists():
+            (self.tmp / "empty-dir").mkdir(exist_ok=True)
+            self.out(["tar", "-C", str(self.tmp / "empty-dir"), "-cf", str(empty), "."])
+        ids = []
+        for j in range(count + 1):
+            digest = f"{round_:032x}{j:032x}"
+            label = f"LABEL xtask.stages=dockerfile=sha256:{digest};parent=;image={repo}"
+            image_id = self.out([self.docker, "import", "-c", label, str(empty),
+                                 f"{repo}:bench-prune"]).strip().splitlines()[-1]
+            ids.append(image_id)
+            self.ids.append(image_id)
+        # The last import's tag goes, and with it that image: `count` stay untagged.
+        self.out([self.docker, "image", "rm", f"{repo}:bench-prune"])
+        return ids[:-1]
+
+    def prune_figure(self) -> None:
+        t = self.table
+        repo = self.own_repo(f"prune-{t.builder.lower()}")
+        env = {"DOCKER_IMAGE": repo}
+        listing = [self.docker, "image", "ls", "--no-trunc", "--quiet", "--filter",
+                   "dangling=true", "--filter", "label=xtask.stages"]
+        dry, real, floor_ls, floor_rm = [], [], [], []
+        for i in range(self.runs):
+            log(f"  prune round {i + 1}: making 50 dangling images twice (untimed)")
+            self.make_dangling(repo, 50, 2 * i)
+            dry.append(self.xtask(["prune", "--dry-run"], **env)[0])
+            floor_ls.append(self.run(listing, self.project)[0])
+            secs, _, text = self.xtask(["prune"], **env)
+            real.append(secs)
+            if "removed 50 images" not in text:
+                t.notes.append(f"WARNING: prune ({t.builder}) did not remove the 50 images: "
+                               + text.strip().splitlines()[-1])
+            ids = self.make_dangling(repo, 50, 2 * i + 1)
+            floor_rm.append(self.run([self.docker, "image", "rm", *ids], self.project)[0])
+        t.times("6. `cargo xtask prune --dry-run`, 50 dangling images", dry)
+        t.times("6. `docker image ls --filter dangling=true --filter label=...` (the floor)",
+                floor_ls)
+        t.times("6. `cargo xtask prune`, 50 dangling images removed", real)
+        t.times("6. `docker image rm` of the same 50 ids in one command (the floor)", floor_rm)
+        t.ratio("6. prune / `docker image rm` of 50 images", real, floor_rm)
+
     # ----------------------------------------------------------------- main
 
     def main(self) -> None:
@@ -722,7 +800,7 @@ class Bench:
         self.make_project()
         if 3 in self.only:
             self.tool_cost()
-        if self.only & {1, 2, 5}:
+        if self.only & {1, 2, 5, 6}:
             self.build_warm_xtask()
             self.xtask(["dockerfile"])
         if 5 in self.only:
@@ -740,6 +818,8 @@ class Bench:
                 self.status_scaling()
             if 4 in self.only:
                 self.context()
+            if 6 in self.only:
+                self.daily_loop()
         self.use_builder("-")
 
 
@@ -848,7 +928,7 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, help="timed runs per figure (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 runs per figure, for development")
-    parser.add_argument("--only", default="1,2,3,4,5",
+    parser.add_argument("--only", default="1,2,3,4,5,6",
                         help="figures to measure, e.g. 1,2 (default: all)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the output of every command run (in a folder named at the end)")
@@ -863,9 +943,9 @@ def main() -> int:
     try:
         only = {int(x) for x in args.only.replace(" ", ",").split(",") if x}
     except ValueError:
-        parser.error("--only takes figure numbers: 1,2,3,4,5")
+        parser.error("--only takes figure numbers: 1,2,3,4,5,6")
     if not only or not only <= set(FIGURES):
-        parser.error("--only takes figure numbers: 1,2,3,4,5")
+        parser.error("--only takes figure numbers: 1,2,3,4,5,6")
     if not (REPO / "xtask" / "src" / "main.rs").exists():
         print(f"error: {REPO} does not hold xtask/src", file=sys.stderr)
         return 2

@@ -119,7 +119,7 @@ impl<'a> Engine<'a> {
         let format = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}\t{{.CreatedSince}}";
         let answer = self.query(&["image", "ls", "--no-trunc", "--format", format, repo])?;
         if !answer.ok {
-            return Err(unreachable(&self.program, &answer.error));
+            return Err(unreachable(&self.program, "image ls", &answer.error));
         }
         Ok(parse_listing(&answer.stdout, repo))
     }
@@ -133,7 +133,7 @@ impl<'a> Engine<'a> {
         args.extend(["--filter", filter.as_str()]);
         let answer = self.query(&args)?;
         if !answer.ok {
-            return Err(unreachable(&self.program, &answer.error));
+            return Err(unreachable(&self.program, "image ls", &answer.error));
         }
         let mut ids: Vec<String> = answer.stdout.lines().map(normalize_id).collect();
         ids.retain(|id| !id.is_empty());
@@ -141,11 +141,26 @@ impl<'a> Engine<'a> {
         Ok(ids)
     }
 
-    /// Removes the image (or the tag) `reference`; the engine's refusal, such
-    /// as a conflict with an image built on it, is returned, not raised.
-    pub(crate) fn remove_image(&self, reference: &str) -> Result<Result<(), String>> {
-        let answer = self.query(&["image", "rm", reference])?;
-        Ok(if answer.ok { Ok(()) } else { Err(answer.error) })
+    /// Removes the images (or tags) `refs` in one engine call; returns the
+    /// engine's refusals (conflicts with an image built on one, say), one
+    /// line each, which name the image they are about. An engine that does
+    /// not answer is an environment error.
+    pub(crate) fn remove_images(&self, refs: &[String]) -> Result<Vec<String>> {
+        let engine = &self.path;
+        let out = cmd!(self.sh, "{engine} image rm {refs...}")
+            .quiet()
+            .ignore_status()
+            .output()
+            .with_context(|| format!("cannot run {}", self.program))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let refusals: Vec<String> =
+            stderr.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        let removed_any = !out.stdout.is_empty();
+        if !out.status.success() && !removed_any && refusals.len() == 1 && refs.len() > 1 {
+            // One line for many images: the engine itself did not answer.
+            return Err(unreachable(&self.program, "image rm", &refusals[0]));
+        }
+        Ok(refusals)
     }
 
     /// Runs `<engine> build ...` as [`Engine::build`] does, and returns the id
@@ -420,9 +435,9 @@ fn parse_listing(text: &str, repo: &str) -> Vec<Listed> {
         .collect()
 }
 
-fn unreachable(program: &str, error: &str) -> anyhow::Error {
+fn unreachable(program: &str, command: &str, error: &str) -> anyhow::Error {
     input_error(
-        format!("the container engine is not reachable ({program} image ls failed: {error})"),
+        format!("the container engine is not reachable ({program} {command} failed: {error})"),
         "start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER to a running engine",
     )
 }

@@ -69,26 +69,28 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
         return Ok(());
     }
 
+    // One engine call for all: a process per image costs more than the removal.
+    let refusals = if dry_run {
+        Vec::new()
+    } else {
+        let refs: Vec<String> = candidates.iter().map(|c| c.reference.clone()).collect();
+        engine.remove_images(&refs)?
+    };
     let (mut removed, mut removed_size, mut kept) = (0usize, 0u64, 0usize);
     for candidate in &candidates {
         let short = short_id(&candidate.id);
         let size = human_size(candidate.size);
         let what = &candidate.what;
-        if dry_run {
-            println!("would remove  {short}  {what}  {size}");
-            removed += 1;
-            removed_size += candidate.size;
-            continue;
-        }
-        match engine.remove_image(&candidate.reference)? {
-            Ok(()) => {
-                println!("removed  {short}  {what}  {size}");
-                removed += 1;
-                removed_size += candidate.size;
-            }
-            Err(reason) => {
+        match refusal(&refusals, candidate) {
+            Some(reason) => {
                 println!("kept     {short}  {what}  {size}  ({reason})");
                 kept += 1;
+            }
+            None => {
+                let verb = if dry_run { "would remove" } else { "removed" };
+                println!("{verb}  {short}  {what}  {size}");
+                removed += 1;
+                removed_size += candidate.size;
             }
         }
     }
@@ -190,6 +192,19 @@ fn select(
         .collect()
 }
 
+/// Why the engine kept `candidate`, from its refusals (which name the image
+/// by its short id, or by the tag given). One that is already gone was not
+/// kept: something else removed it.
+fn refusal(refusals: &[String], candidate: &Candidate) -> Option<String> {
+    let line = refusals.iter().find(|line| {
+        line.contains(short_id(&candidate.id)) || line.contains(candidate.reference.as_str())
+    })?;
+    if line.to_ascii_lowercase().contains("no such image") {
+        return None;
+    }
+    Some(line.strip_prefix("Error response from daemon: ").unwrap_or(line).to_string())
+}
+
 /// `sha256:0123456789abcdef...` as docker shows it: 12 hex digits.
 fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
@@ -272,6 +287,26 @@ mod tests {
         assert_eq!(k.former(&label_value("old", "", "x")), "former stage 0 or full image");
         assert_eq!(k.former(&label_value("old", "sha256:gone", "x")), "former stage");
         assert_eq!(k.former("dockerfile=sha256:00"), "former image");
+    }
+
+    #[test]
+    fn refusals_keep_the_image_they_name() {
+        let candidate = |id: &str| Candidate {
+            reference: format!("sha256:{id}"),
+            id: format!("sha256:{id}"),
+            size: 1,
+            what: String::new(),
+        };
+        let refusals = [
+            "Error response from daemon: conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images".to_string(),
+            "Error response from daemon: No such image: sha256:aaaaaaaaaaaa0000".to_string(),
+        ];
+        assert_eq!(
+            refusal(&refusals, &candidate("1d0dddd55e0d1234")).as_deref(),
+            Some("conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images")
+        );
+        assert_eq!(refusal(&refusals, &candidate("aaaaaaaaaaaa0000")), None);
+        assert_eq!(refusal(&refusals, &candidate("bbbbbbbbbbbb0000")), None);
     }
 
     #[test]
