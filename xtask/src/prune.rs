@@ -12,6 +12,7 @@ use xshell::Shell;
 use crate::engine::Engine;
 use crate::freshness::{self, LABEL};
 use crate::image::Image;
+use crate::out::out;
 use crate::project::Project;
 
 pub(crate) const HELP: &str = "\
@@ -65,8 +66,10 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
     let known = Known::new(project, &image, &local);
     let candidates = select(&refs, &inspected, dangling.len(), &image.name, &known);
     if candidates.is_empty() {
-        println!("nothing to remove: no untagged image of {} left by earlier builds", image.name);
-        return Ok(());
+        return out!(
+            "nothing to remove: no untagged image of {} left by earlier builds",
+            image.name
+        );
     }
 
     // One engine call for all: a process per image costs more than the removal.
@@ -83,12 +86,12 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
         let what = &candidate.what;
         match refusal(&refusals, candidate) {
             Some(reason) => {
-                println!("kept     {short}  {what}  {size}  ({reason})");
+                out!("kept     {short}  {what}  {size}  ({reason})")?;
                 kept += 1;
             }
             None => {
                 let verb = if dry_run { "would remove" } else { "removed" };
-                println!("{verb}  {short}  {what}  {size}");
+                out!("{verb}  {short}  {what}  {size}")?;
                 removed += 1;
                 removed_size += candidate.size;
             }
@@ -101,8 +104,7 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
     } else {
         String::new()
     };
-    println!("{verb} {removed} {}, {}{kept}", plural(removed), human_size(removed_size));
-    Ok(())
+    out!("{verb} {removed} {}, {}{kept}", plural(removed), human_size(removed_size))
 }
 
 /// Whether `tag` is a `verify` run's temporary tag whose process is gone.
