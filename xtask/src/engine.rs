@@ -100,7 +100,7 @@ impl<'a> Engine<'a> {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
-        let format = format!("{{{{.Id}}}}\t{{{{index .Config.Labels \"{label}\"}}}}");
+        let format = format!("{{{{.Id}}}}\t{}", label_template(label));
         let out = self.inspect_format(refs, &format)?;
         Ok(out
             .lines()
@@ -172,8 +172,11 @@ impl<'a> Engine<'a> {
             return Ok((self.build(words)?, None));
         }
         let file = IdFile::new();
-        let mut with_file = vec![Word::Plain("--iidfile".into()), Word::Plain(file.path_text())];
-        with_file.extend_from_slice(words);
+        // Just before the context, the last word: the command as shown
+        // starts as the dry run prints it.
+        let mut with_file = words.to_vec();
+        let at = with_file.len().saturating_sub(1);
+        with_file.splice(at..at, [Word::Plain("--iidfile".into()), Word::Plain(file.path_text())]);
         let outcome = self.build(&with_file)?;
         let id = std::fs::read_to_string(&file.0).ok().map(|id| normalize_id(&id));
         Ok((outcome, id.filter(|id| !id.is_empty())))
@@ -405,6 +408,13 @@ fn normalize_id(id: &str) -> String {
     } else {
         format!("sha256:{id}")
     }
+}
+
+/// The template that prints the value of label `label`, or nothing: `index`
+/// alone fails the whole call on an image without any label (an imported
+/// base, say).
+pub(crate) fn label_template(label: &str) -> String {
+    format!("{{{{with .Config.Labels}}}}{{{{index . \"{label}\"}}}}{{{{end}}}}")
 }
 
 /// One row of [`Engine::listing`]: a tag of the repository, as the engine shows it.

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::engine::Engine;
+use crate::engine::{label_template, Engine};
 use crate::freshness::{self, LABEL};
 use crate::image::Image;
 use crate::out::out;
@@ -60,7 +60,7 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
     } else {
         engine.inspect_format(
             &refs,
-            &format!("{{{{.Id}}}}\t{{{{.Size}}}}\t{{{{index .Config.Labels \"{LABEL}\"}}}}"),
+            &format!("{{{{.Id}}}}\t{{{{.Size}}}}\t{}", label_template(LABEL)),
         )?
     };
     let known = Known::new(project, &image, &local);

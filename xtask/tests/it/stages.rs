@@ -107,17 +107,20 @@ on_both_builders! {
                 .map(|l| l.split("  ").filter(|c| !c.is_empty()).last().unwrap().trim().to_string())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(status(&project), ["missing", "missing", "missing"]);
+        assert_eq!(status(&project), ["missing", "missing", "missing", "missing"]);
         project.xtask(&["stages", "1"]).env("DOCKER_IMAGE", &repo.name).run().ok();
-        assert_eq!(status(&project), ["fresh", "fresh", "missing"]);
+        assert_eq!(status(&project), ["fresh", "fresh", "missing", "missing"]);
         project.xtask(&["stages", "2"]).env("DOCKER_IMAGE", &repo.name).run().ok();
-        assert_eq!(status(&project), ["fresh", "fresh", "fresh"]);
+        assert_eq!(status(&project), ["fresh", "fresh", "fresh", "missing"]);
 
         project.snippet("Dockerfile.stage1", "ENV S1=2\n");
-        assert_eq!(status(&project), ["fresh", "stale (snippet changed)", "fresh"]);
+        assert_eq!(
+            status(&project),
+            ["fresh", "stale (snippet changed)", "stale (stage 1 below is stale)", "missing"]
+        );
         let files_before = project.files();
         project.xtask(&["stages", "1"]).env("DOCKER_IMAGE", &repo.name).run().ok();
-        assert_eq!(status(&project), ["fresh", "fresh", "stale (parent rebuilt)"]);
+        assert_eq!(status(&project), ["fresh", "fresh", "stale (parent rebuilt)", "missing"]);
         project
             .xtask(&["status"])
             .env("DOCKER_IMAGE", &repo.name)

@@ -64,17 +64,21 @@ fn dry_run_prints_what_a_real_run_executes() {
         "[build][--force-rm][-t][localhost:5000/team/app:v1_stage0][-f][.docker/generated/Dockerfile.stage0][--label][xtask.stages=dockerfile=sha256:"
     ), "{}", from_real_run[0]);
     assert!(from_real_run[0].ends_with(
-        ";parent=][--build-arg][APP_ENV_NAME=ci][--network][host][--label][a b][--build-arg][NOTE=it's \"quoted\" $(not run)][.]"
+        ";parent=;image=localhost:5000/team/app][--build-arg][APP_ENV_NAME=ci][--network][host][--label][a b][--build-arg][NOTE=it's \"quoted\" $(not run)][.]"
     ), "{}", from_real_run[0]);
     assert!(
-        from_real_run[2].contains(";parent=sha256:id-of-localhost_5000_team_app_v1_stage0]"),
+        from_real_run[2].contains(
+            ";parent=sha256:id-of-localhost_5000_team_app_v1_stage0;image=localhost:5000/team/app]"
+        ),
         "{}",
         from_real_run[2]
     );
     assert_eq!(from_real_run[1], "[push][localhost:5000/team/app:v1_stage0]");
     assert!(from_real_run[6].starts_with(
-        "[build][--force-rm][-t][localhost:5000/team/app:v1][-f][Dockerfile][--build-arg][APP_ENV_NAME=ci]"
+        "[build][--force-rm][-t][localhost:5000/team/app:v1][-f][Dockerfile][--label][xtask.stages=dockerfile=sha256:"
     ));
+    assert!(from_real_run[6]
+        .contains(";parent=;image=localhost:5000/team/app][--build-arg][APP_ENV_NAME=ci]"));
 }
 
 #[test]
@@ -100,7 +104,7 @@ fn missing_ancestors_are_built_down_to_the_nearest_existing_one() {
     assert_eq!(builds.len(), 2, "{builds:?}");
     assert!(
         builds[0].starts_with("[build][--force-rm][-t][ns/app:latest_stage2]")
-            && builds[0].contains(";parent=sha256:one]")
+            && builds[0].contains(";parent=sha256:one;image=ns/app]")
     );
     assert!(builds[1].starts_with("[build][--force-rm][-t][ns/app:latest_stage3]"));
     let summary = out.stderr();
@@ -358,8 +362,9 @@ fn the_engine_program_comes_from_docker() {
     assert_eq!(changes(fake.take_calls()).len(), 1);
 }
 
-/// The image listing costs a process: a run from stage 0 needs no parent it
-/// does not build, and skips it; a run from a later stage asks once.
+/// The image listing costs a process: a run from stage 0 through the last
+/// needs no parent it does not build and leaves no stage above behind, and
+/// skips it; any other run asks once.
 #[test]
 fn image_listing_only_when_a_parent_may_exist() {
     let project = three_stages("listing");
@@ -369,7 +374,8 @@ fn image_listing_only_when_a_parent_may_exist() {
         fake.take_calls().iter().filter(|c| c.starts_with("[image][ls]")).count()
     };
     assert_eq!(listings(&["stages"]), 0);
-    assert_eq!(listings(&["stages", "0-1"]), 0);
+    assert_eq!(listings(&["stages", "0-2"]), 0);
+    assert_eq!(listings(&["stages", "0-1"]), 1);
     assert_eq!(listings(&["stages", "2"]), 1);
     assert_eq!(listings(&["stages", "0", "2"]), 1);
 }

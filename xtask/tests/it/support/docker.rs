@@ -217,9 +217,48 @@ impl Repo {
         tags
     }
 
+    /// The untagged images whose label says they were built for this
+    /// repository (what rebuilds leave behind), oldest last.
+    pub fn dangling(&self) -> Vec<String> {
+        let ids = docker(&[
+            "image",
+            "ls",
+            "--no-trunc",
+            "--quiet",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            "label=xtask.stages",
+        ]);
+        let ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let mut args = vec![
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}} {{index .Config.Labels \"xtask.stages\"}}",
+        ];
+        args.extend(&ids);
+        // Another test may remove one of them meanwhile: read what is left.
+        let out = Command::new("docker").args(&args).output().unwrap();
+        let mine = format!(";image={}", self.name);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|line| line.ends_with(&mine))
+            .filter_map(|line| line.split(' ').next().map(str::to_string))
+            .collect()
+    }
+
+    /// Removes every tag of the repository and the untagged images its
+    /// rebuilds left.
     pub fn remove_all(&self) {
         for tag in self.tags() {
             let _ = docker_ok(&["rmi", "-f", &self.tag(&tag)]);
+        }
+        for id in self.dangling() {
+            let _ = docker_ok(&["rmi", &id]);
         }
     }
 }

@@ -315,8 +315,20 @@ impl FakeEngine {
         fs::create_dir_all(&dir).unwrap();
         let script = r#"#!/bin/sh
 log="$(dirname "$0")/calls.log"
-line=""
-for a in "$@"; do line="$line[$a]"; done
+# `--iidfile FILE` is answered as docker does (FILE gets the id of the `-t`
+# tag) and left out of the log: where the id goes is the xtask's business.
+line=""; iid=""; tag=""; want=""
+for a in "$@"; do
+  case "$want" in
+    iid) iid="$a"; want=""; continue ;;
+    tag) tag="$a"; want="" ;;
+  esac
+  case "$a" in
+    --iidfile) want=iid; continue ;;
+    -t) want=tag ;;
+  esac
+  line="$line[$a]"
+done
 printf '%s\n' "$line" >> "$log"
 case "$1 $2" in
   "image ls") cat "$(dirname "$0")/images" 2>/dev/null; exit 0 ;;
@@ -325,6 +337,7 @@ esac
 case "$*" in
   *"$(cat "$(dirname "$0")/fail" 2>/dev/null || echo no-failure-set)"*) echo "fake failure" >&2; exit 3 ;;
 esac
+if [ -n "$iid" ]; then echo "sha256:id-of-$(echo "$tag" | tr '/:' '__')" > "$iid"; fi
 exit 0
 "#;
         let path = dir.join("docker");

@@ -1,0 +1,137 @@
+//! `cargo xtask stages --stale`, open ranges, and the closing line that names
+//! the images a run leaves behind, on both builders.
+
+use crate::status::{four_stages, states};
+use crate::support::docker::{docker, Repo};
+use crate::support::{FakeEngine, Project};
+
+/// The stages (and `full`) a run's summary says it built.
+fn built(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.ends_with("  built"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+on_both_builders! {
+    fn stale_builds_exactly_what_is_not_fresh(builder: Builder) {
+        let repo = Repo::new("stale");
+        let project = Project::on("stale", builder);
+        four_stages(&project);
+        project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        project.snippet("Dockerfile.stage2", "ENV S2=2\n");
+
+        let dry = project.xtask(&["stages", "--stale", "--dry-run"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        let printed = dry.stdout();
+        let tags: Vec<&str> = printed.lines().map(|l| l.split_whitespace().nth(4).unwrap_or("")).collect();
+        assert_eq!(tags, [repo.tag("latest_stage2"), repo.tag("latest_stage3"), repo.tag("latest")]);
+
+        let out = project.xtask(&["stages", "--stale"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        assert_eq!(built(&out.stderr()), ["2", "3", "full"]);
+        assert_eq!(states(&project, &repo), ["fresh"; 5]);
+        project
+            .xtask(&["stages", "--stale"])
+            .env("DOCKER_IMAGE", &repo.name)
+            .run()
+            .ok()
+            .stderr_has("nothing is stale");
+    }
+}
+
+on_both_builders! {
+    fn rebuilding_one_stage_names_what_it_leaves_behind(builder: Builder) {
+        let repo = Repo::new("behind");
+        let project = Project::on("behind", builder);
+        four_stages(&project);
+        project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        // Nothing changed: the rebuild is cached, nothing is left behind.
+        let out = project.xtask(&["stages", "1"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        assert!(!out.stderr().contains("now behind"), "{}", out.stderr());
+
+        project.snippet("Dockerfile.stage1", "ENV S1=2\n");
+        project
+            .xtask(&["stages", "1"])
+            .env("DOCKER_IMAGE", &repo.name)
+            .run()
+            .ok()
+            .stderr_has("note: stage 2, stage 3 and the full image are now behind what this run rebuilt: run `cargo xtask stages --stale`");
+        assert_eq!(
+            states(&project, &repo),
+            [
+                "fresh",
+                "fresh",
+                "stale (parent rebuilt)",
+                "stale (stage 2 below is stale)",
+                "stale (Dockerfile changed)",
+            ]
+        );
+    }
+}
+
+on_both_builders! {
+    fn a_missing_stage_below_a_present_one_does_not_count(builder: Builder) {
+        let repo = Repo::new("stale-gap");
+        let project = Project::on("stale-gap", builder);
+        four_stages(&project);
+        project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        docker(&["image", "rm", &repo.tag("latest_stage1")]);
+        assert_eq!(states(&project, &repo), ["fresh", "missing", "fresh", "fresh", "fresh"]);
+        project
+            .xtask(&["stages", "--stale", "--dry-run"])
+            .env("DOCKER_IMAGE", &repo.name)
+            .run()
+            .ok()
+            .stderr_has("nothing is stale");
+    }
+}
+
+#[test]
+fn open_ranges_build_through_the_last_stage() {
+    let project = Project::new("open-range");
+    project.stages(&["FROM busybox", "RUN 1", "RUN 2", "RUN 3"]);
+    let fake = FakeEngine::new(&project);
+    fake.images("open-range", &[("latest_stage0", "sha256:zero"), ("latest_stage1", "sha256:one")]);
+    for range in ["2-", "stage2-"] {
+        let out =
+            project.xtask(&["stages", range, "--dry-run"]).env("PATH", fake.path()).run().ok();
+        let printed = out.stdout();
+        let tags: Vec<&str> =
+            printed.lines().map(|l| l.split_whitespace().nth(4).unwrap_or("")).collect();
+        assert_eq!(tags, ["open-range:latest_stage2", "open-range:latest_stage3"], "{range}");
+    }
+}
+
+#[test]
+fn stale_with_stage_arguments_is_refused() {
+    let project = Project::new("stale-args");
+    project.stages(&["FROM busybox", "RUN 1"]);
+    let fake = FakeEngine::new(&project);
+    project
+        .xtask(&["stages", "--stale", "1"])
+        .env("PATH", fake.path())
+        .run()
+        .error(2, "--stale chooses the stages itself");
+    assert_eq!(fake.take_calls(), Vec::<String>::new(), "nothing ran");
+}
+
+#[test]
+fn stale_on_an_unreachable_engine_is_an_environment_error() {
+    let project = Project::new("stale-unreachable");
+    project.stages(&["FROM busybox", "RUN 1"]);
+    project
+        .xtask(&["stages", "--stale"])
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .run()
+        .error(2, "the container engine is not reachable");
+}
+
+#[test]
+fn builds_read_their_image_id_from_the_build() {
+    let project = Project::new("iidfile");
+    project.stages(&["FROM busybox", "RUN 1", "RUN 2"]);
+    let fake = FakeEngine::new(&project);
+    project.xtask(&["stages"]).env("PATH", fake.path()).run().ok();
+    let inspects = fake.take_calls().iter().filter(|c| c.starts_with("[image][inspect]")).count();
+    assert_eq!(inspects, 0, "each parent id comes from --iidfile");
+}
