@@ -81,7 +81,7 @@ fn stages_status_and_verify_on_podman() {
     let status = run(&["status"]).ok().stdout();
     let states: Vec<&str> =
         status.lines().skip(1).map(|l| l.rsplit("  ").next().unwrap().trim()).collect();
-    assert_eq!(states, ["fresh", "fresh", "missing"], "{status}");
+    assert_eq!(states, ["fresh", "fresh", "missing", "missing"], "{status}");
 
     run(&["stages", "2"]).ok();
     let cmd = podman(&[
