@@ -561,9 +561,13 @@ impl Run<'_> {
         let (built, id) = self.engine.build_with_id(words)?;
         self.check_interrupted(&format!("while building {what}"))?;
         if !built.status.success() {
-            // A build that fails at once may mean no engine at all: asking
-            // which images exist tells (exit 2 if it does not answer).
-            self.local_tags()?;
+            // A first build that fails may mean no engine at all: asking
+            // which images exist tells (exit 2 if it does not answer). Once
+            // the engine has built something in this run, a failure is the
+            // build's (exit 1), even if the engine then went away.
+            if self.done.is_empty() {
+                self.local_tags()?;
+            }
             self.finish(target, tag, started, Fate::Failed);
             let not_built = self.not_built();
             let reason =

@@ -173,7 +173,7 @@ on_both_builders! {
         let (a, b) = (Repo::new("conc-same-a"), Repo::new("conc-same-b"));
         let project = Project::on("conc-same", builder);
         flavoured_snippets(&project);
-        stages_at_once([(&project, &a, "a"), (&project, &b, "b")]);
+        stages_at_once([(&project, &a, "same-a"), (&project, &b, "same-b")]);
     }
 }
 
@@ -183,6 +183,6 @@ on_both_builders! {
         let (pa, pb) = (Project::on("conc-apart-a", builder), Project::on("conc-apart-b", builder));
         flavoured_snippets(&pa);
         flavoured_snippets(&pb);
-        stages_at_once([(&pa, &a, "a"), (&pb, &b, "b")]);
+        stages_at_once([(&pa, &a, "apart-a"), (&pb, &b, "apart-b")]);
     }
 }
