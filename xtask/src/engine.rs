@@ -211,6 +211,24 @@ impl<'a> Engine<'a> {
         Ok(answer.stdout.strip_suffix('\n').unwrap_or(&answer.stdout).to_string())
     }
 
+    /// [`Engine::inspect_format`] of images that may be removed meanwhile
+    /// (by another run, say): those are left out of the answer, whose lines
+    /// must then say which image each is about.
+    pub(crate) fn inspect_present(&self, images: &[String], format: &str) -> Result<String> {
+        let mut args = vec!["image", "inspect", "--format", format];
+        args.extend(images.iter().map(String::as_str));
+        let answer = self.query(&args)?;
+        if !answer.ok && !answer.error.to_ascii_lowercase().contains("no such image") {
+            anyhow::bail!(
+                "`{} image inspect {}` failed: {}",
+                self.program,
+                images.join(" "),
+                answer.error
+            );
+        }
+        Ok(answer.stdout)
+    }
+
     /// Runs a read-only engine command quietly and returns what it said.
     fn query(&self, args: &[&str]) -> Result<Answer> {
         let engine = &self.path;
@@ -401,7 +419,7 @@ fn is_podman(path: &Path) -> bool {
 }
 
 /// Podman prints ids without the `sha256:` docker puts in front.
-fn normalize_id(id: &str) -> String {
+pub(crate) fn normalize_id(id: &str) -> String {
     let id = id.trim();
     if id.contains(':') || id.is_empty() {
         id.to_string()

