@@ -498,7 +498,7 @@ impl Run<'_> {
         let last = self.project.snippets.len() - 1;
         let snippet = &self.project.snippets[n].display;
         let what = format!("stage {n} ({snippet})");
-        eprintln!("stage {n}/{last} {snippet} -> {tag}");
+        self.progress(&format!("stage {n}/{last} {snippet} -> {tag}"));
         self.start(Target::Stage(n), &tag, what.clone());
         let parent = if n == 0 { Word::Plain(String::new()) } else { self.parent_id(n - 1)? };
         let label = self.label(&self.chain[n], parent);
@@ -513,9 +513,17 @@ impl Run<'_> {
         self.build(&mut words, Target::Stage(n), tag, &what)
     }
 
+    /// A line before each build. A dry run prints none: its commands are
+    /// its whole output, and `--dry-run | head -1` leaves stderr empty.
+    fn progress(&self, line: &str) {
+        if !self.engine.dry_run {
+            eprintln!("{line}");
+        }
+    }
+
     fn build_full(&mut self, tag: String) -> Result<()> {
         let what = "the full image (Dockerfile)".to_string();
-        eprintln!("full image Dockerfile -> {tag}");
+        self.progress(&format!("full image Dockerfile -> {tag}"));
         self.start(Target::Full, &tag, what.clone());
         let label = self.label(&self.main, Word::Plain(String::new()));
         let mut words = vec![
