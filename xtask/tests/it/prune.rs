@@ -44,7 +44,7 @@ on_both_builders! {
     fn prune_removes_this_projects_former_images_only(builder: Builder) {
         let (a, b) = (Repo::new("prune-a"), Repo::new("prune-b"));
         let (pa, pb) = (Project::on("prune-a", builder), Project::on("prune-b", builder));
-        build_and_rebuild(&pa, &a, 2);
+        build_and_rebuild(&pa, &a, 1);
         build_and_rebuild(&pb, &b, 1);
         let (tagged_a, tagged_b, dangling_b) = (ids(&a), ids(&b), sorted(b.dangling()));
         assert!(!a.dangling().is_empty() && !dangling_b.is_empty(), "rebuilds leave former images");
