@@ -123,17 +123,7 @@ impl Project {
 
     /// The xtask binary, about to run in this project.
     pub fn xtask(&self, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        command.args(args).current_dir(&self.root);
-        for name in SETTINGS {
-            command.env_remove(name);
-        }
-        // Keep git from finding a repository above the temp folder.
-        command.env("GIT_CEILING_DIRECTORIES", self.root.parent().unwrap());
-        if let Some(builder) = self.builder {
-            command.env("DOCKER", builder.program()).env("DOCKER_BUILDKIT", builder.flag());
-        }
-        Run { command, root: self.root.clone() }
+        self.command("", env!("CARGO_BIN_EXE_xtask"), args)
     }
 }
 
@@ -397,6 +387,7 @@ impl Project {
         for name in SETTINGS {
             command.env_remove(name);
         }
+        // Keep git from finding a repository above the temp folder.
         command.env("GIT_CEILING_DIRECTORIES", self.root.parent().unwrap());
         if let Some(builder) = self.builder {
             command.env("DOCKER", builder.program()).env("DOCKER_BUILDKIT", builder.flag());
