@@ -1,13 +1,15 @@
 //! Issue 7, point 2: values never reach a shell. `$(...)`, backticks, `;`,
 //! `&&`, `|` and quotes in DOCKER_IMAGE (refused), DOCKER_BUILD_ARGS,
 //! A_ENV_NAME, the arguments after `--`, snippet contents, snippet file names,
-//! STAGES_DIR and the DOCKER path: nothing is executed, the engine gets the
-//! exact words (recorded by a fake `docker` first on PATH), and `--dry-run`
-//! output run by `sh` executes exactly what a real run executes.
+//! STAGES_DIR, the DOCKER path and the settings file `.docker/stages.env`:
+//! nothing is executed, the engine gets the exact words (recorded by a fake
+//! `docker` first on PATH), and `--dry-run` output run by `sh` executes
+//! exactly what a real run executes.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::settings_file::{two_stages, SETTINGS};
 use crate::support::{FakeEngine, Project};
 
 /// A file that only a shell running an injected command would create: an
@@ -434,4 +436,51 @@ fn stages_dir_and_engine_path_with_shell_text() {
         }
     }
     let _ = std::fs::remove_dir_all(engine_dir);
+}
+
+/// The settings file is read like the environment: its values are words,
+/// never shell text.
+#[test]
+fn hostile_values_in_the_settings_file_stay_literal() {
+    let project = two_stages("hostile-file");
+    let fake = FakeEngine::new(&project);
+    let marker = std::env::temp_dir().join(format!("xtask-pwned-file-{}", std::process::id()));
+    let m = marker.display();
+    project.write(
+        SETTINGS,
+        format!(
+            "DOCKER_BUILD_ARGS=--label a=$(touch {m}) --label `touch {m}` $HOME\n\
+             A_ENV_NAME=\"$(touch {m});touch pwned\"\n\
+             DOCKER_IMAGE_TAG='v1'\n"
+        ),
+    );
+    project
+        .xtask(&["stages", "1"])
+        .env("PATH", fake.path())
+        .env("DOCKER_IMAGE", "t/app")
+        .run()
+        .ok();
+    let builds: Vec<String> =
+        fake.take_calls().into_iter().filter(|c| c.starts_with("[build]")).collect();
+    let words = format!(
+        "[--build-arg][APP_ENV_NAME=$(touch {m});touch pwned][--label][a=$(touch][{m})][--label][`touch][{m}`][$HOME]"
+    );
+    assert!(
+        !builds.is_empty() && builds.iter().all(|b| b.contains(&words)),
+        "{builds:#?}\nwant {words}"
+    );
+    assert!(!marker.exists() && !project.exists("pwned"), "a value reached a shell");
+}
+
+#[test]
+fn a_hostile_image_name_in_the_settings_file_is_refused() {
+    let project = two_stages("hostile-image-file");
+    let fake = FakeEngine::new(&project);
+    project.write(SETTINGS, "DOCKER_IMAGE=ns/app;touch pwned\nDOCKER_IMAGE_TAG=`touch pwned`\n");
+    project
+        .xtask(&["stages"])
+        .env("PATH", fake.path())
+        .run()
+        .error(2, "invalid image reference `ns/app;touch pwned`");
+    assert!(fake.take_calls().is_empty() && !project.exists("pwned"));
 }
