@@ -566,7 +566,10 @@ class Bench:
 
         def traced(cmd, cmd_env):
             trace.write_text("")
-            e = dict(cmd_env, PATH=f"{wrap}:{cmd_env.get('PATH', '')}")
+            # The engine is named by path (DOCKER, and in the printed commands):
+            # the wrapper stands in for it there too.
+            e = dict(cmd_env, PATH=f"{wrap}:{cmd_env.get('PATH', '')}", DOCKER=str(wrap / "docker"))
+            cmd = [c.replace(self.docker, str(wrap / "docker")) for c in cmd]
             secs, _, _ = self.run(cmd, self.project, e)
             kinds: dict[str, list[float]] = {}
             for line in trace.read_text().splitlines():
@@ -635,27 +638,6 @@ class Bench:
                     f"{n} chain files {fmt_bytes(chain)} in all.")
         shutil.rmtree(self.project / "bench-sets", ignore_errors=True)
 
-    def status_scaling(self) -> None:
-        log(f"figure 5: scaling of status ({self.table.builder})")
-        sets = self.project / "bench-sets"
-        t = self.table
-        for n in (5, 50):
-            stages_dir = f"bench-sets/status{n}"
-            write_snippets(self.project / stages_dir, status_snippets(n))
-            repo = self.own_repo(f"status{n}-{t.builder.lower()}")
-            env = {"STAGES_DIR": stages_dir, "DOCKER_IMAGE": repo}
-            log(f"  building {n} ENV-only stage images for status (untimed)")
-            self.xtask(["stages"], NO_FULL_BUILD="1", **env)
-            self.remember(repo)
-            _, _, text = self.xtask(["status"], **env)
-            states = [line.split()[-1] for line in text.splitlines() if "_stage" in line]
-            if states.count("fresh") != n:
-                self.table.notes.append(f"WARNING: status of {n} stages: {states.count('fresh')} "
-                                        f"fresh, expected {n}")
-            values = [self.xtask(["status"], **env)[0] for _ in range(self.runs)]
-            t.times(f"5. `cargo xtask status`, {n} stages (all images present, fresh)", values)
-        shutil.rmtree(sets, ignore_errors=True)
-
     # ----------------------------------------------------------------- figure 4
 
     def context(self) -> None:
@@ -681,6 +663,8 @@ class Bench:
         ignore = copy / ".dockerignore"
         saved = ignore.read_bytes() if ignore.exists() else None
         env = self.env
+        # Tagged, so that the clean-up removes what BuildKit's step makes.
+        repo = self.own_repo(f"context-{self.table.builder.lower()}")
         sizes = {True: [], False: []}
         times = {True: [], False: []}
         for i in range(self.runs):
@@ -689,8 +673,9 @@ class Bench:
                     ignore.write_bytes(saved)
                 elif ignore.exists():
                     ignore.unlink()
-                secs, _, text = self.run([self.docker, "build", "-f", "bench-context.Dockerfile",
-                                          "."], copy, env)
+                secs, _, text = self.run([self.docker, "build", "-t", f"{repo}:ctx", "-f",
+                                          "bench-context.Dockerfile", "."], copy, env)
+                self.remember(repo)  # the image the tag leaves is removed at the end too
                 # The legacy builder says it once; BuildKit as it goes (the last is the total).
                 sent = re.findall(r"(?:Sending build context to Docker daemon|"
                                   r"transferring context:)\s+([\d.]+\s*[kKMGTP]?B)", text)
@@ -814,8 +799,6 @@ class Bench:
                     self.iteration(repo)
                 if 2 in self.only:
                     self.overhead(repo)
-            if 5 in self.only:
-                self.status_scaling()
             if 4 in self.only:
                 self.context()
             if 6 in self.only:
