@@ -24,6 +24,9 @@ impl Drop for Container {
 /// each round leaves former stages 1-3 and the full image untagged.
 fn build_and_rebuild(project: &Project, repo: &Repo, rounds: usize) {
     four_stages(project);
+    // A first step of its own: prune removes former images with their untagged
+    // parents, which must not be the legacy cache that other tests build on.
+    project.snippet("Dockerfile.stage0", &format!("FROM {BASE_IMAGE}\nENV S0={}\n", repo.name));
     project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
     for round in 0..rounds {
         project.snippet("Dockerfile.stage1", &format!("ENV S1=round{round}\n"));

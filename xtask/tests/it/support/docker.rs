@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// The locally imported base image every test snippet set builds on.
 pub const BASE_IMAGE: &str = "xtask-test/busybox:latest";
@@ -192,6 +192,7 @@ impl Repo {
         engine();
         let repo = Repo { name };
         repo.remove_all();
+        *LIVE.lock().unwrap_or_else(PoisonError::into_inner) += 1;
         repo
     }
 
@@ -220,16 +221,20 @@ impl Repo {
     /// The untagged images whose label says they were built for this
     /// repository (what rebuilds leave behind), oldest last.
     pub fn dangling(&self) -> Vec<String> {
-        let ids = docker(&[
-            "image",
-            "ls",
-            "--no-trunc",
-            "--quiet",
-            "--filter",
-            "dangling=true",
-            "--filter",
-            "label=xtask.stages",
-        ]);
+        self.labelled(true)
+    }
+
+    /// The images whose label names this repository: only the untagged ones
+    /// without children (`dangling`), or every one.
+    fn labelled(&self, dangling: bool) -> Vec<String> {
+        let mut args = vec!["image", "ls", "--no-trunc", "--quiet"];
+        if dangling {
+            args.extend(["--filter", "dangling=true"]);
+        } else {
+            args.push("--all");
+        }
+        args.extend(["--filter", "label=xtask.stages"]);
+        let ids = docker(&args);
         let ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
         if ids.is_empty() {
             return Vec::new();
@@ -253,12 +258,31 @@ impl Repo {
 
     /// Removes every tag of the repository and the untagged images its
     /// rebuilds left.
+    /// Removes the repository's tags and former images, but not the untagged
+    /// parents they leave (`--no-prune`): see [`LIVE`].
     pub fn remove_all(&self) {
         for tag in self.tags() {
-            let _ = docker_ok(&["rmi", "-f", &self.tag(&tag)]);
+            let _ = docker_ok(&["rmi", "-f", "--no-prune", &self.tag(&tag)]);
         }
-        for id in self.dangling() {
-            let _ = docker_ok(&["rmi", &id]);
+        // A pulled image is also named by its digest, which outlives its tags.
+        let format = "{{.Repository}}@{{.Digest}}";
+        for reference in
+            docker(&["image", "ls", "--digests", "--format", format, &self.name]).lines()
+        {
+            if !reference.ends_with("@<none>") {
+                let _ = docker_ok(&["rmi", "--no-prune", reference]);
+            }
+        }
+        // Former images, and any image whose label names this repository that
+        // another removal left untagged meanwhile: until none is left.
+        for _ in 0..5 {
+            let left = self.labelled(false);
+            if left.is_empty() {
+                break;
+            }
+            for id in left {
+                let _ = docker_ok(&["rmi", "--no-prune", &id]);
+            }
         }
     }
 }
@@ -266,6 +290,69 @@ impl Repo {
 impl Drop for Repo {
     fn drop(&mut self) {
         self.remove_all();
+        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        *live -= 1;
+        if *live == 0 {
+            remove_orphans();
+        }
+    }
+}
+
+/// How many `Repo`s exist: every test that builds holds one while it builds.
+/// The legacy builder's cache is made of untagged intermediate images, which
+/// tests with the same first steps share (`FROM <base>` then `ENV S0=1`).
+/// Removing one test's images with their parents would remove intermediates
+/// that another test's build is about to reuse ("failed to get digest"), so
+/// they are removed only when no test holds a `Repo`: the count is held
+/// (and new `Repo`s wait) meanwhile.
+static LIVE: Mutex<usize> = Mutex::new(0);
+
+/// Whether `id` is built on `base`, following `parents` (untagged images).
+fn descends(parents: &std::collections::HashMap<String, String>, base: &str, id: &str) -> bool {
+    let mut id = id.to_string();
+    for _ in 0..10_000 {
+        match parents.get(&id) {
+            Some(parent) if parent == base => return true,
+            Some(parent) => id = parent.clone(),
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Removes the untagged images built on the tests' base image that no image
+/// is built on any more, children first, until none is left.
+fn remove_orphans() {
+    loop {
+        // Every untagged image, intermediate ones included (`dangling=true`
+        // leaves out those that have children).
+        let listed = docker(&["image", "ls", "-a", "--no-trunc", "--format", "{{.ID}} {{.Tag}}"]);
+        let ids: Vec<&str> = listed.lines().filter_map(|l| l.strip_suffix(" <none>")).collect();
+        if ids.is_empty() {
+            return;
+        }
+        let mut args = vec!["image", "inspect", "--format", "{{.Id}} {{.Parent}}"];
+        args.extend(&ids);
+        let out = Command::new("docker").args(&args).output().unwrap();
+        let parents: std::collections::HashMap<String, String> =
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.split_once(' ').map(|(id, p)| (id.to_string(), p.to_string())))
+                .collect();
+        let base = docker(&["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE]);
+        // Only descendants of the tests' own base: nothing else on the engine.
+        let ours = |id: &str| descends(&parents, &base, id);
+        let has_child = |id: &str| parents.values().any(|p| p == id);
+        let leaves: Vec<&str> =
+            ids.iter().copied().filter(|id| ours(id) && !has_child(id)).collect();
+        if leaves.is_empty() {
+            return;
+        }
+        let mut args = vec!["rmi", "--no-prune"];
+        args.extend(&leaves);
+        if !docker_ok(&args) {
+            return;
+        }
     }
 }
 
