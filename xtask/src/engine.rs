@@ -76,18 +76,11 @@ impl<'a> Engine<'a> {
         &self.program
     }
 
-    /// The tags of `repo` that exist locally, with their image ids. This is
-    /// also the check that the engine answers at all.
+    /// The tags of `repo` that exist locally, with their image ids: the
+    /// [`Engine::listing`], by tag. This is also the check that the engine
+    /// answers at all.
     pub(crate) fn local_tags(&self, repo: &str) -> Result<HashMap<String, String>> {
-        let format = "{{.Repository}}\t{{.Tag}}\t{{.ID}}";
-        let answer = self.query(&["image", "ls", "--no-trunc", "--format", format, repo])?;
-        if !answer.ok {
-            return Err(input_error(
-                format!("the container engine is not reachable ({} image ls failed: {})", self.program, answer.error),
-                "start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER to a running engine",
-            ));
-        }
-        Ok(parse_local_tags(&answer.stdout, repo))
+        Ok(self.listing(repo)?.into_iter().map(|row| (row.tag, row.id)).collect())
     }
 
     /// The image id and the value of label `label` of each existing `refs`
@@ -398,21 +391,6 @@ fn success() -> ExitStatus {
     std::os::windows::process::ExitStatusExt::from_raw(0)
 }
 
-/// `image ls` rows of `repo`. Podman lists every name of an image that
-/// matches, so rows of other repositories sharing an image id are dropped; it
-/// also calls a local `ns/app` `localhost/ns/app`.
-fn parse_local_tags(text: &str, repo: &str) -> HashMap<String, String> {
-    let podman_local = format!("localhost/{repo}");
-    text.lines()
-        .filter_map(|line| {
-            let mut fields = line.split('\t');
-            let (repository, tag, id) = (fields.next()?, fields.next()?, fields.next()?);
-            let ours = repository == repo || repository == podman_local;
-            (ours && tag != "<none>").then(|| (tag.to_string(), normalize_id(id)))
-        })
-        .collect()
-}
-
 /// Podman is recognised by its program name, even behind a path.
 fn is_podman(path: &Path) -> bool {
     path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("podman"))
@@ -444,6 +422,9 @@ pub(crate) struct Listed {
     pub(crate) age: String,
 }
 
+/// `image ls` rows of `repo`. Podman lists every name of an image that
+/// matches, so rows of other repositories sharing an image id are dropped; it
+/// also calls a local `ns/app` `localhost/ns/app`.
 fn parse_listing(text: &str, repo: &str) -> Vec<Listed> {
     let podman_local = format!("localhost/{repo}");
     text.lines()
@@ -585,6 +566,10 @@ mod tests {
     fn ids_are_normalized() {
         assert_eq!(normalize_id("abc\n"), "sha256:abc");
         assert_eq!(normalize_id("sha256:abc"), "sha256:abc");
+    }
+
+    fn parse_local_tags(text: &str, repo: &str) -> HashMap<String, String> {
+        parse_listing(text, repo).into_iter().map(|row| (row.tag, row.id)).collect()
     }
 
     #[test]
