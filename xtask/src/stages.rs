@@ -96,16 +96,16 @@ impl Plan {
 
 pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()> {
     let image = project.image(sh)?;
-    let plan = if options.stale {
-        let Some(plan) = stale_plan(sh, project, options, &image)? else {
+    let (plan, listed) = if options.stale {
+        let Some((plan, listed)) = stale_plan(sh, project, options, &image)? else {
             eprintln!("nothing is stale: every stage image and the full image are fresh");
             return Ok(());
         };
-        plan
+        (plan, Some(listed))
     } else {
-        chosen_plan(project, options, &image)?
+        (chosen_plan(project, options, &image)?, None)
     };
-    build(sh, project, options, &image, plan)
+    build(sh, project, options, &image, plan, listed)
 }
 
 /// The stages the command line (or `STAGES_TO_BUILD`) names.
@@ -128,22 +128,26 @@ fn chosen_plan(project: &Project, options: &Options, image: &Image) -> Result<Pl
     })
 }
 
-/// `--stale`: what `status` does not call fresh; `None` when that is nothing.
+/// `--stale`: what `status` does not call fresh, with the tags the survey
+/// listed (the run needs them, and need not list them again); `None` when
+/// nothing is stale.
 fn stale_plan(
     sh: &Shell,
     project: &Project,
     options: &Options,
     image: &Image,
-) -> Result<Option<Plan>> {
+) -> Result<Option<(Plan, HashMap<String, String>)>> {
     let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
     let survey = status::survey(&engine, project, image)?;
-    Ok(plan_stale(
+    let plan = plan_stale(
         &survey.stages,
         &survey.full,
         project.settings.no_stages_build,
         project.settings.no_full_build,
         image,
-    ))
+    );
+    let listed = survey.listed.into_iter().chain([survey.full_listed]).flatten();
+    Ok(plan.map(|plan| (plan, listed.map(|row| (row.tag, row.id)).collect())))
 }
 
 fn plan_stale(
@@ -161,13 +165,15 @@ fn plan_stale(
     (!plan.targets().is_empty()).then_some(plan)
 }
 
-/// Regenerates the chain (unless `NO_GEN`) and carries out `plan`.
+/// Regenerates the chain (unless `NO_GEN`) and carries out `plan`. `listed`:
+/// the repository's tags and ids, when this run has already listed them.
 pub(crate) fn build(
     sh: &Shell,
     project: &Project,
     options: &Options,
     image: &Image,
     plan: Plan,
+    listed: Option<HashMap<String, String>>,
 ) -> Result<()> {
     let extra = build_args(project, options)?;
     // Every check that can refuse the run comes before anything is written.
@@ -180,8 +186,8 @@ pub(crate) fn build(
     // is then found when its first command fails.
     let whole_chain =
         plan.stages.first().is_none_or(|&first| first == 0) && plan.stages.last() == Some(&last);
-    let local = if whole_chain && !options.dry_run {
-        None
+    let local = if listed.is_some() || (whole_chain && !options.dry_run) {
+        listed
     } else {
         match engine.local_tags(&image.name) {
             Ok(local) => Some(local),
