@@ -190,28 +190,23 @@ impl<'a> Engine<'a> {
     /// `image inspect --format <format>` of `images` (one line each, or more
     /// if the format prints more).
     pub(crate) fn inspect_format(&self, images: &[String], format: &str) -> Result<String> {
-        let mut args = vec!["image", "inspect", "--format", format];
-        args.extend(images.iter().map(String::as_str));
-        let answer = self.query(&args)?;
-        if !answer.ok {
-            anyhow::bail!(
-                "`{} image inspect {}` failed: {}",
-                self.program,
-                images.join(" "),
-                answer.error
-            );
-        }
-        Ok(answer.stdout.strip_suffix('\n').unwrap_or(&answer.stdout).to_string())
+        let out = self.inspect_images(images, format, false)?;
+        Ok(out.strip_suffix('\n').unwrap_or(&out).to_string())
     }
 
     /// [`Engine::inspect_format`] of images that may be removed meanwhile
     /// (by another run, say): those are left out of the answer, whose lines
     /// must then say which image each is about.
     pub(crate) fn inspect_present(&self, images: &[String], format: &str) -> Result<String> {
+        self.inspect_images(images, format, true)
+    }
+
+    fn inspect_images(&self, images: &[String], format: &str, gone_ok: bool) -> Result<String> {
         let mut args = vec!["image", "inspect", "--format", format];
         args.extend(images.iter().map(String::as_str));
         let answer = self.query(&args)?;
-        if !answer.ok && !answer.error.to_ascii_lowercase().contains("no such image") {
+        let gone = gone_ok && answer.error.to_ascii_lowercase().contains("no such image");
+        if !answer.ok && !gone {
             anyhow::bail!(
                 "`{} image inspect {}` failed: {}",
                 self.program,
