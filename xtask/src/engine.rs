@@ -76,11 +76,12 @@ impl<'a> Engine<'a> {
         &self.program
     }
 
-    /// The tags of `repo` that exist locally, with their image ids: the
-    /// [`Engine::listing`], by tag. This is also the check that the engine
-    /// answers at all.
+    /// The tags of `repo` that exist locally, with their image ids (a
+    /// [`Engine::listing`] without sizes and ages). This is also the check
+    /// that the engine answers at all.
     pub(crate) fn local_tags(&self, repo: &str) -> Result<HashMap<String, String>> {
-        Ok(self.listing(repo)?.into_iter().map(|row| (row.tag, row.id)).collect())
+        let rows = self.list(repo, "{{.Repository}}\t{{.Tag}}\t{{.ID}}")?;
+        Ok(rows.into_iter().map(|row| (row.tag, row.id)).collect())
     }
 
     /// The image id and the value of label `label` of each existing `refs`
@@ -109,7 +110,11 @@ impl<'a> Engine<'a> {
     /// the engine shows for it: one call, whatever the number of stages. An
     /// engine that does not answer is an environment error.
     pub(crate) fn listing(&self, repo: &str) -> Result<Vec<Listed>> {
-        let format = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}\t{{.CreatedSince}}";
+        self.list(repo, "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}\t{{.CreatedSince}}")
+    }
+
+    /// `image ls` of `repo`, printing the fields of [`parse_listing`].
+    fn list(&self, repo: &str, format: &str) -> Result<Vec<Listed>> {
         let answer = self.query(&["image", "ls", "--no-trunc", "--format", format, repo])?;
         if !answer.ok {
             return Err(unreachable(&self.program, "image ls", &answer.error));
