@@ -11,7 +11,10 @@ use std::process::{Command, ExitStatus, Stdio};
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::buildx;
 use crate::exit::{input_error, interrupted};
+use crate::freshness::{Present, LABEL};
+use crate::image;
 use crate::interrupt;
 use crate::out::out;
 use crate::shell_words::quote;
@@ -42,6 +45,8 @@ pub(crate) struct Engine<'a> {
     /// Resolved on PATH, for running.
     path: PathBuf,
     pub(crate) dry_run: bool,
+    /// Whether `docker build` goes through buildx (see [`buildx::in_use`]).
+    buildx: bool,
 }
 
 /// What a read-only engine command said.
@@ -68,7 +73,8 @@ impl<'a> Engine<'a> {
                 "install Docker (Debian: `apt-get install docker.io`), or set DOCKER to the engine program (docker, podman or a path)",
             )
         })?;
-        Ok(Engine { sh, program: program.to_string(), path, dry_run })
+        let buildx = buildx::in_use(&path);
+        Ok(Engine { sh, program: program.to_string(), path, dry_run, buildx })
     }
 
     /// How printed commands name the engine.
@@ -76,7 +82,9 @@ impl<'a> Engine<'a> {
         &self.program
     }
 
-    /// The tags of `repo` that exist locally, with their image ids (a
+    /// The tags of `repo` (in the form of [`image::canonical`], the one
+    /// every engine's `image ls` filter understands) that exist locally, with
+    /// their image ids (a
     /// [`Engine::listing`] without sizes and ages). This is also the check
     /// that the engine answers at all.
     pub(crate) fn local_tags(&self, repo: &str) -> Result<HashMap<String, String>> {
@@ -84,26 +92,12 @@ impl<'a> Engine<'a> {
         Ok(rows.into_iter().map(|row| (row.tag, row.id)).collect())
     }
 
-    /// The image id and the value of label `label` of each existing `refs`
-    /// (one engine call for all of them).
-    pub(crate) fn inspect(
-        &self,
-        refs: &[String],
-        label: &str,
-    ) -> Result<Vec<(String, Option<String>)>> {
-        if refs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let format = format!("{{{{.Id}}}}\t{}", label_template(label));
+    /// The image id, creation time and value of [`LABEL`] of each of the
+    /// existing images `refs`, in their order (one engine call for all).
+    pub(crate) fn inspect(&self, refs: &[String]) -> Result<Vec<Present>> {
+        let format = format!("{{{{.Id}}}}\t{{{{.Created}}}}\t{}", label_template(LABEL));
         let out = self.inspect_format(refs, &format)?;
-        Ok(out
-            .lines()
-            .map(|line| {
-                let (id, value) = line.split_once('\t').unwrap_or((line, ""));
-                let value = (!value.is_empty() && value != "<no value>").then(|| value.to_string());
-                (normalize_id(id), value)
-            })
-            .collect())
+        Ok(out.lines().filter(|line| !line.is_empty()).map(parse_present).collect())
     }
 
     /// Every tag of `repo` that exists locally, with the id, size and age
@@ -115,28 +109,47 @@ impl<'a> Engine<'a> {
 
     /// `image ls` of `repo`, printing the fields of [`parse_listing`].
     fn list(&self, repo: &str, format: &str) -> Result<Vec<Listed>> {
-        let answer = self.query(&["image", "ls", "--no-trunc", "--format", format, repo])?;
-        if !answer.ok {
-            return Err(unreachable(&self.program, "image ls", &answer.error));
-        }
-        Ok(parse_listing(&answer.stdout, repo))
+        let answer = self.image_ls(&["--no-trunc", "--format", format, repo])?;
+        Ok(parse_listing(&answer, repo))
     }
 
-    /// The ids of the untagged images that carry label `label` and on which
-    /// no other image is built (what `image ls --filter dangling=true` shows).
-    pub(crate) fn dangling(&self, label: &str) -> Result<Vec<String>> {
-        let filter = format!("label={label}");
-        let args = ["image", "ls", "--no-trunc", "--quiet", "--filter", "dangling=true"];
-        let mut args = args.to_vec();
-        args.extend(["--filter", filter.as_str()]);
-        let answer = self.query(&args)?;
-        if !answer.ok {
-            return Err(unreachable(&self.program, "image ls", &answer.error));
+    /// The ids of the untagged images (that carry label `label`, if given)
+    /// on which no other image is built: what `image ls --filter
+    /// dangling=true` shows.
+    pub(crate) fn dangling(&self, label: Option<&str>) -> Result<Vec<String>> {
+        let mut args = vec!["--no-trunc", "--quiet", "--filter", "dangling=true"];
+        let filter = label.map(|label| format!("label={label}"));
+        if let Some(filter) = &filter {
+            args.extend(["--filter", filter.as_str()]);
         }
-        let mut ids: Vec<String> = answer.stdout.lines().map(normalize_id).collect();
+        let answer = self.image_ls(&args)?;
+        let mut ids: Vec<String> = answer.lines().map(normalize_id).collect();
         ids.retain(|id| !id.is_empty());
         ids.dedup();
         Ok(ids)
+    }
+
+    /// `image ls <args>`; an engine that does not answer is an environment
+    /// error. The containerd image store fails a listing when an image in it
+    /// is removed meanwhile (by another project's run, say: "failed to
+    /// calculate size of image ...", "content digest ...: not found"): the
+    /// listing is asked again.
+    fn image_ls(&self, args: &[&str]) -> Result<String> {
+        let mut all = vec!["image", "ls"];
+        all.extend_from_slice(args);
+        let mut attempts = 0;
+        loop {
+            let answer = self.query(&all)?;
+            if answer.ok {
+                return Ok(answer.stdout);
+            }
+            attempts += 1;
+            let removed_meanwhile = answer.error.contains("failed to calculate size")
+                || answer.error.contains("content digest");
+            if !removed_meanwhile || attempts == 5 {
+                return Err(unreachable(&self.program, "image ls", &answer.error));
+            }
+        }
     }
 
     /// Removes the images (or tags) `refs` in one engine call; returns the
@@ -161,35 +174,11 @@ impl<'a> Engine<'a> {
         Ok(refusals)
     }
 
-    /// Runs `<engine> build ...` as [`Engine::build`] does, and returns the id
-    /// of the image it made, read from `--iidfile`: the next stage's label
-    /// needs it, and asking the engine would cost a process per stage. A dry
-    /// run prints the command without it and returns no id.
-    pub(crate) fn build_with_id(&self, words: &[Word]) -> Result<(Outcome, Option<String>)> {
-        if self.dry_run {
-            return Ok((self.build(words)?, None));
-        }
-        let file = IdFile::new();
-        // Just before the context, the last word: the command as shown
-        // starts as the dry run prints it.
-        let mut with_file = words.to_vec();
-        let at = with_file.len().saturating_sub(1);
-        with_file.splice(at..at, [Word::Plain("--iidfile".into()), Word::Plain(file.path_text())]);
-        let outcome = self.build(&with_file)?;
-        let id = std::fs::read_to_string(&file.0).ok().map(|id| normalize_id(&id));
-        Ok((outcome, id.filter(|id| !id.is_empty())))
-    }
-
     /// Whether image configs keep ONBUILD triggers. Podman builds OCI images
     /// by default, which drop them (with a warning), and its inspect output has
     /// no such field.
     pub(crate) fn keeps_onbuild(&self) -> bool {
         !is_podman(&self.path)
-    }
-
-    /// The id of `tag`, read after building or pulling it.
-    pub(crate) fn image_id(&self, tag: &str) -> Result<String> {
-        Ok(normalize_id(&self.inspect_format(&[tag.to_string()], "{{.Id}}")?))
     }
 
     /// `image inspect --format <format>` of `images` (one line each, or more
@@ -207,6 +196,9 @@ impl<'a> Engine<'a> {
     }
 
     fn inspect_images(&self, images: &[String], format: &str, gone_ok: bool) -> Result<String> {
+        if images.is_empty() {
+            return Ok(String::new());
+        }
         let mut args = vec!["image", "inspect", "--format", format];
         args.extend(images.iter().map(String::as_str));
         let answer = self.query(&args)?;
@@ -282,35 +274,55 @@ impl<'a> Engine<'a> {
         let _ = cmd!(self.sh, "{engine} rmi {tag}").quiet().ignore_stdout().ignore_stderr().run();
     }
 
-    /// The shell text a dry run prints where it needs the id of `tag`, which
-    /// this run would have built first.
-    pub(crate) fn image_id_expression(&self, tag: &str) -> String {
-        format!("$({} image inspect --format '{{{{.Id}}}}' {})", quote(&self.program), quote(tag))
+    /// The shell text a dry run prints where it needs the creation time of
+    /// `tag`, which this run would have built first.
+    pub(crate) fn created_expression(&self, tag: &str) -> String {
+        format!(
+            "$({} image inspect --format '{{{{.Created}}}}' {})",
+            quote(&self.program),
+            quote(tag)
+        )
+    }
+
+    /// Starts asking buildx which builder `docker build` would use, when it
+    /// goes through buildx; [`buildx::Check::finish`] reads the answer.
+    pub(crate) fn start_builder_check(&self) -> Option<buildx::Check> {
+        if self.buildx {
+            buildx::Check::start(&self.path)
+        } else {
+            None
+        }
     }
 
     /// Runs `<engine> build ...` with its output streaming to the terminal.
     /// `--force-rm`: the legacy builder keeps the container of a failed step
     /// without it, and no command may leave a container behind (BuildKit
-    /// makes none; podman's default is the same).
-    pub(crate) fn build(&self, words: &[Word]) -> Result<Outcome> {
+    /// makes none; podman's default is the same). A stage image is built
+    /// without buildx's default attestations: in the containerd image store
+    /// they give every rebuild, even one wholly from the cache, a new image
+    /// id, and stage images are no release to attest.
+    pub(crate) fn build(&self, words: &[Word], stage: bool) -> Result<Outcome> {
         let mut all = vec![Word::Plain("--force-rm".to_string())];
         all.extend_from_slice(words);
-        self.stream("build", &all)
+        let env: &[(&str, &str)] =
+            if stage && self.buildx { &[("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")] } else { &[] };
+        self.stream(env, "build", &all)
     }
 
     /// Pushes `tag`; the caller decides what a failure means.
     pub(crate) fn push(&self, tag: &str) -> Result<Outcome> {
-        self.stream("push", &[Word::Plain(tag.to_string())])
+        self.stream(&[], "push", &[Word::Plain(tag.to_string())])
     }
 
     /// Pulls `tag`; in a dry run it is printed and assumed to succeed.
     pub(crate) fn pull(&self, tag: &str) -> Result<Outcome> {
-        self.stream("pull", &[Word::Plain(tag.to_string())])
+        self.stream(&[], "pull", &[Word::Plain(tag.to_string())])
     }
 
-    /// Runs `<engine> <subcommand> <words>`, or prints it in a dry run.
-    fn stream(&self, subcommand: &str, words: &[Word]) -> Result<Outcome> {
-        let shown = self.show(subcommand, words);
+    /// Runs `<engine> <subcommand> <words>` with `env` added to its
+    /// environment, or prints it in a dry run.
+    fn stream(&self, env: &[(&str, &str)], subcommand: &str, words: &[Word]) -> Result<Outcome> {
+        let shown = self.show(env, subcommand, words);
         if self.dry_run {
             out!("{shown}")?;
             return Ok(Outcome { status: success(), reason: String::new() });
@@ -318,7 +330,8 @@ impl<'a> Engine<'a> {
         eprintln!("$ {shown}");
         let args = plain(words)?;
         let engine = &self.path;
-        let command: Command = cmd!(self.sh, "{engine} {subcommand} {args...}").into();
+        let mut command: Command = cmd!(self.sh, "{engine} {subcommand} {args...}").into();
+        command.envs(env.iter().copied());
         self.wait(command, &shown)
     }
 
@@ -341,8 +354,12 @@ impl<'a> Engine<'a> {
         Ok(Outcome { status, reason })
     }
 
-    fn show(&self, subcommand: &str, words: &[Word]) -> String {
-        let mut shown = format!("{} {subcommand}", quote(&self.program));
+    fn show(&self, env: &[(&str, &str)], subcommand: &str, words: &[Word]) -> String {
+        let mut shown = String::new();
+        for (name, value) in env {
+            shown.push_str(&format!("{name}={} ", quote(value)));
+        }
+        shown.push_str(&format!("{} {subcommand}", quote(&self.program)));
         for word in words {
             shown.push(' ');
             shown.push_str(&word.shown());
@@ -413,6 +430,15 @@ pub(crate) fn label_template(label: &str) -> String {
     format!("{{{{with .Config.Labels}}}}{{{{index . \"{label}\"}}}}{{{{end}}}}")
 }
 
+/// A line of [`Engine::inspect`]: id, creation time, label (if any).
+fn parse_present(line: &str) -> Present {
+    let mut fields = line.splitn(3, '\t');
+    let id = normalize_id(fields.next().unwrap_or(""));
+    let created = fields.next().unwrap_or("").trim().to_string();
+    let label = fields.next().map(str::trim).filter(|v| !v.is_empty() && *v != "<no value>");
+    Present { id, created, label: label.map(str::to_string) }
+}
+
 /// One row of [`Engine::listing`]: a tag of the repository, as the engine shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Listed {
@@ -422,18 +448,17 @@ pub(crate) struct Listed {
     pub(crate) age: String,
 }
 
-/// `image ls` rows of `repo`. Podman lists every name of an image that
-/// matches, so rows of other repositories sharing an image id are dropped; it
-/// also calls a local `ns/app` `localhost/ns/app`.
+/// `image ls` rows of `repo`, whichever way the engine spells it (see
+/// [`image::same_repository`]). Podman lists every name of an image that
+/// matches, so rows of other repositories sharing an image id are dropped.
 fn parse_listing(text: &str, repo: &str) -> Vec<Listed> {
-    let podman_local = format!("localhost/{repo}");
     text.lines()
         .filter_map(|line| {
             let mut fields = line.split('\t');
             let repository = fields.next()?;
             let (tag, id) = (fields.next()?, fields.next()?);
             let (size, age) = (fields.next().unwrap_or("-"), fields.next().unwrap_or("-"));
-            let ours = repository == repo || repository == podman_local;
+            let ours = image::same_repository(repository, repo);
             (ours && tag != "<none>").then(|| Listed {
                 tag: tag.to_string(),
                 id: normalize_id(id),
@@ -449,29 +474,6 @@ fn unreachable(program: &str, command: &str, error: &str) -> anyhow::Error {
         format!("the container engine is not reachable ({program} {command} failed: {error})"),
         "start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER to a running engine",
     )
-}
-
-/// A temporary file for `--iidfile`, outside the build context (so it can
-/// never be sent with it), removed when dropped.
-struct IdFile(PathBuf);
-
-impl IdFile {
-    fn new() -> IdFile {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        IdFile(std::env::temp_dir().join(format!("xtask-iid-{}-{n}", std::process::id())))
-    }
-
-    fn path_text(&self) -> String {
-        self.0.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for IdFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// How much of an engine's error output is kept to find the reason in: the
@@ -581,6 +583,10 @@ mod tests {
         assert_eq!(tags["v1_stage1"], "sha256:b");
         assert!(parse_local_tags("127.0.0.1:5000/x\tt\tsha256:d\n", "127.0.0.1:5000/x")
             .contains_key("t"));
+        // The containerd store and podman list Docker Hub names in full.
+        let hub = "docker.io/library/app\tv1_stage0\tsha256:e\napp\tv1_stage1\tsha256:f\n";
+        assert_eq!(parse_local_tags(hub, "app").len(), 2);
+        assert_eq!(parse_local_tags(hub, "library/app").len(), 2);
     }
 
     #[test]
@@ -597,6 +603,21 @@ mod tests {
                 age: "2 minutes ago".into()
             }]
         );
+    }
+
+    #[test]
+    fn inspected_images_with_and_without_a_label() {
+        assert_eq!(
+            parse_present("sha256:a\t2026-12-01T10:00:00.1Z\tdockerfile=sha256:00;parent="),
+            Present {
+                id: "sha256:a".into(),
+                created: "2026-12-01T10:00:00.1Z".into(),
+                label: Some("dockerfile=sha256:00;parent=".into())
+            }
+        );
+        // Podman prints ids bare, and the time its own way.
+        let podman = parse_present("b\t2026-12-01 10:00:00.1 +0000 UTC\t");
+        assert_eq!((podman.id.as_str(), podman.label), ("sha256:b", None));
     }
 
     #[test]

@@ -1,32 +1,71 @@
 //! The one label each build adds, and the one judgement of what the images
-//! are now, which `status` shows and `stages --stale` acts on:
-//! `xtask.stages=dockerfile=sha256:<hex>;parent=<parent id>;image=<repository>`.
+//! are now, which `status` shows and `stages --stale` acts on. A stage's label:
+//! `xtask.stages=dockerfile=sha256:<hex>;parent=<parent key>@<parent created>;image=<repository>;key=sha256:<hex>`.
+//! The full image's: `dockerfile=sha256:<hex>;parent=;image=<repository>`.
 //! One label only: the legacy builder turns every `--label` into a build step.
+//!
+//! The parent is named by its key and its creation time, which a push and a
+//! pull into another engine or image store keep: an image id does not survive
+//! them (the containerd store names an image by its manifest digest). The
+//! parent tag names another image when the key of the image it holds is
+//! another, or its creation time: a rebuild from the cache keeps both, one
+//! with `--no-cache` gives a new time to any stage that makes a layer (a
+//! stage of metadata only keeps its base's time with BuildKit, and is the
+//! same image whatever the cache did).
 
 use std::fmt;
 
+use crate::keys;
 use crate::sha256;
 
 pub(crate) const LABEL: &str = "xtask.stages";
 
-/// The label value for an image built from `text` (a chain file, or the main
-/// Dockerfile) on the image `parent_id` (empty for stage 0 and the full
-/// image), in the repository `repository`.
-pub(crate) fn label_value(text: &str, parent_id: &str, repository: &str) -> String {
-    format!("dockerfile={};parent={parent_id};image={repository}", hash(text))
+/// The image a stage was built on, as its label records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parent<'a> {
+    pub(crate) key: &'a str,
+    /// The parent image's creation time, as the engine prints `{{.Created}}`.
+    pub(crate) created: &'a str,
+}
+
+/// The label value of a stage image built from the chain file `text` on
+/// `parent` (none for stage 0), with the key `key`, in `repository`.
+pub(crate) fn stage_label(
+    text: &str,
+    parent: Option<Parent<'_>>,
+    repository: &str,
+    key: &str,
+) -> String {
+    let parent = parent.map_or(String::new(), |p| format!("{}@{}", p.key, p.created));
+    format!("dockerfile={};parent={parent};image={repository};key={key}", hash(text))
+}
+
+/// The label value of the full image, built from the main Dockerfile `text`.
+pub(crate) fn full_label(text: &str, repository: &str) -> String {
+    format!("dockerfile={};parent=;image={repository}", hash(text))
 }
 
 fn hash(text: &str) -> String {
     format!("sha256:{}", sha256::hex_digest(text.as_bytes()))
 }
 
-/// The fields of a label value; each is `None` when absent (`image` is
-/// absent from the labels of builds before it was added).
+/// The fields of a label value; each is `None` when absent (labels written
+/// before `image=` and `key=` have neither).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Label<'a> {
     pub(crate) dockerfile: Option<&'a str>,
+    /// `key@created`, a parent image id (older labels), or empty.
     pub(crate) parent: Option<&'a str>,
     pub(crate) image: Option<&'a str>,
+    pub(crate) key: Option<&'a str>,
+}
+
+impl<'a> Label<'a> {
+    /// The parent as this version records it, if it does.
+    pub(crate) fn keyed_parent(&self) -> Option<Parent<'a>> {
+        let (key, created) = self.parent?.split_once('@')?;
+        Some(Parent { key, created })
+    }
 }
 
 pub(crate) fn parse(value: &str) -> Label<'_> {
@@ -36,6 +75,7 @@ pub(crate) fn parse(value: &str) -> Label<'_> {
             Some(("dockerfile", v)) => label.dockerfile = Some(v),
             Some(("parent", v)) => label.parent = Some(v),
             Some(("image", v)) => label.image = Some(v),
+            Some(("key", v)) => label.key = Some(v),
             _ => {}
         }
     }
@@ -51,6 +91,8 @@ pub(crate) fn built_from(value: &str, text: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Present {
     pub(crate) id: String,
+    /// When it was created, as the engine prints `{{.Created}}`.
+    pub(crate) created: String,
     /// The value of [`LABEL`], if the image has one.
     pub(crate) label: Option<String>,
 }
@@ -97,44 +139,48 @@ impl fmt::Display for State {
     }
 }
 
-/// The state of every stage (`chain[n]` the text its chain file would have
-/// now, `images[n]` what its tag holds) and of the full image (`main` the
-/// main Dockerfile's text, `full` what its tag holds).
+/// What the current snippets and settings would build: each stage's chain
+/// file, the build words its key takes, and the main Dockerfile.
+pub(crate) struct Expected<'a> {
+    pub(crate) chain: &'a [String],
+    pub(crate) words: &'a [String],
+    pub(crate) main: &'a str,
+}
+
+/// The state of every stage (`images[n]`: what its tag holds) and of the full
+/// image (`full`: what its tag holds).
 pub(crate) fn judge(
-    chain: &[String],
+    expected: &Expected<'_>,
     images: &[Option<Present>],
-    main: &str,
     full: Option<&Present>,
 ) -> (Vec<State>, State) {
-    let mut states = Vec::with_capacity(chain.len());
+    let keys = keys::chain(expected.chain, expected.words);
+    let mut states = Vec::with_capacity(keys.len());
     // The nearest present stage beneath that is stale.
     let mut stale_below = None;
-    for (n, text) in chain.iter().enumerate() {
+    for (n, text) in expected.chain.iter().enumerate() {
         let Some(image) = images.get(n).and_then(Option::as_ref) else {
             states.push(State::Missing);
             continue;
         };
         let parent = n.checked_sub(1).and_then(|p| images.get(p)).and_then(Option::as_ref);
-        let mut why = Vec::new();
         // A `docker build` by hand on a stage image inherits its label.
         let inherited = image.label.is_some() && parent.is_some_and(|p| p.label == image.label);
-        match image.label.as_deref() {
+        let (mut why, changed_below) = match image.label.as_deref() {
             Some(value) if !inherited => {
                 let label = parse(value);
-                if !built_from(value, text) {
-                    why.push(Reason::SnippetChanged);
-                }
-                let was_on = label.parent.filter(|id| !id.is_empty());
-                if let (Some(then), Some(now)) = (was_on, parent) {
-                    if then != now.id {
-                        why.push(Reason::ParentRebuilt);
-                    }
+                match label.key {
+                    Some(key) => keyed_reasons(&label, key, &keys[n], text, expected.words, parent),
+                    None => (old_reasons(&label, value, text, parent), false),
                 }
             }
-            _ => {}
-        }
+            _ => (Vec::new(), false),
+        };
         if let Some(k) = stale_below {
             why.push(Reason::BelowStale(k));
+        } else if changed_below {
+            // No present stage below to name: a snippet below it changed.
+            why.push(Reason::SnippetChanged);
         }
         if image.label.is_none() || inherited {
             why.push(Reason::NotOurs);
@@ -150,12 +196,62 @@ pub(crate) fn judge(
     let full = match full {
         None => State::Missing,
         Some(Present { label: None, .. }) => State::Stale(vec![Reason::NotOurs]),
-        Some(Present { label: Some(value), .. }) if !built_from(value, main) => {
+        Some(Present { label: Some(value), .. }) if !built_from(value, expected.main) => {
             State::Stale(vec![Reason::DockerfileChanged])
         }
         Some(_) => State::Fresh,
     };
     (states, full)
+}
+
+/// Why a stage whose label carries `key` is stale, when `expected` is the
+/// key the current snippets give it; and whether a stage below changed. Its
+/// own inputs changed when its key is not the one its chain file and words
+/// give on the parent it records; a different key from the same own inputs
+/// means a stage below changed.
+fn keyed_reasons(
+    label: &Label<'_>,
+    key: &str,
+    expected: &str,
+    text: &str,
+    words: &[String],
+    parent: Option<&Present>,
+) -> (Vec<Reason>, bool) {
+    let mut why = Vec::new();
+    let recorded = label.keyed_parent();
+    let own = keys::key(recorded.map(|p| p.key), text, words);
+    if own != key {
+        why.push(Reason::SnippetChanged);
+    }
+    if let (Some(then), Some(now)) = (recorded, parent) {
+        let now_key = now.label.as_deref().and_then(|value| parse(value).key);
+        if now_key != Some(then.key) || now.created != then.created {
+            why.push(Reason::ParentRebuilt);
+        }
+    }
+    let changed_below = why.is_empty() && key != expected;
+    (why, changed_below)
+}
+
+/// The same for labels written before keys: the chain file's hash, and the
+/// parent's image id.
+fn old_reasons(
+    label: &Label<'_>,
+    value: &str,
+    text: &str,
+    parent: Option<&Present>,
+) -> Vec<Reason> {
+    let mut why = Vec::new();
+    if !built_from(value, text) {
+        why.push(Reason::SnippetChanged);
+    }
+    let was_on = label.parent.filter(|id| !id.is_empty());
+    if let (Some(then), Some(now)) = (was_on, parent) {
+        if then != now.id {
+            why.push(Reason::ParentRebuilt);
+        }
+    }
+    why
 }
 
 /// The first stage `stages --stale` builds: the lowest one that is not fresh,
@@ -178,47 +274,112 @@ mod tests {
         list.iter().map(|t| t.to_string()).collect()
     }
 
-    /// Stage images built in a row from `chain`, ids `id0`, `id1`, ...
+    /// Stage images built in a row from `chain` by `cargo xtask stages`:
+    /// ids `id0`, `id1`, ..., created at `t0`, `t1`, ...
     fn built(chain: &[String]) -> Vec<Option<Present>> {
+        let keys = keys::chain(chain, &[]);
         (0..chain.len())
             .map(|n| {
-                let parent = if n == 0 { String::new() } else { format!("id{}", n - 1) };
+                let parent = n.checked_sub(1).map(|p| Parent { key: &keys[p], created: TIMES[p] });
                 Some(Present {
                     id: format!("id{n}"),
-                    label: Some(label_value(&chain[n], &parent, "ns/app")),
+                    created: TIMES[n].to_string(),
+                    label: Some(stage_label(&chain[n], parent, "ns/app", &keys[n])),
                 })
             })
             .collect()
     }
 
-    fn shown(states: &[State]) -> Vec<String> {
-        states.iter().map(State::to_string).collect()
+    const TIMES: [&str; 5] = [
+        "2026-12-01T10:00:00.1Z",
+        "2026-12-01T10:00:01.1Z",
+        "2026-12-01T10:00:02.1Z",
+        "2026-12-01T10:00:03.1Z",
+        "2026-12-01T10:00:04.1Z",
+    ];
+
+    fn states(chain: &[String], images: &[Option<Present>]) -> Vec<String> {
+        let expected = Expected { chain, words: &[], main: "" };
+        judge(&expected, images, None).0.iter().map(State::to_string).collect()
+    }
+
+    /// A rebuild of stage `n` that is not from the cache (`--no-cache`): same
+    /// key and label, a new id and creation time.
+    fn rebuilt(images: &mut [Option<Present>], n: usize) {
+        let image = images[n].as_mut().unwrap();
+        image.id.push_str("-new");
+        image.created = "2026-12-02T08:00:00.5Z".to_string();
     }
 
     #[test]
-    fn labels_carry_the_repository_and_old_ones_still_read() {
-        let value = label_value("FROM a\n", "sha256:p1", "host:5000/ns/app");
+    fn labels_carry_the_repository_the_key_and_the_parent_by_key_and_time() {
+        let value = stage_label(
+            "FROM a\n",
+            Some(Parent { key: "sha256:k0", created: "T0" }),
+            "host:5000/ns/app",
+            "sha256:k1",
+        );
         let label = parse(&value);
-        assert_eq!(label.parent, Some("sha256:p1"));
-        assert_eq!(label.image, Some("host:5000/ns/app"));
-        let old = format!("dockerfile={};parent=sha256:p1", hash("FROM a\n"));
-        assert_eq!(parse(&old).image, None);
-        let chain = texts(&["FROM a\n"]);
-        let images = [Some(Present { id: "x".into(), label: Some(old) })];
-        assert_eq!(shown(&judge(&chain, &images, "", None).0), ["fresh"]);
+        assert_eq!(label.keyed_parent(), Some(Parent { key: "sha256:k0", created: "T0" }));
+        assert_eq!((label.image, label.key), (Some("host:5000/ns/app"), Some("sha256:k1")));
+        let full = full_label("main", "ns/app");
+        let full = parse(&full);
+        assert_eq!((full.parent, full.key, full.keyed_parent()), (Some(""), None, None));
     }
 
     #[test]
-    fn staleness_is_carried_up_the_chain() {
+    fn old_labels_are_still_read() {
+        let chain = texts(&["FROM a\n", "RUN b\n"]);
+        let old =
+            |text: &str, parent: &str| Some(format!("dockerfile={};parent={parent}", hash(text)));
+        let mut images = vec![
+            Some(Present { id: "id0".into(), created: "T0".into(), label: old(&chain[0], "") }),
+            Some(Present { id: "id1".into(), created: "T1".into(), label: old(&chain[1], "id0") }),
+        ];
+        assert_eq!(parse(images[0].as_ref().unwrap().label.as_ref().unwrap()).image, None);
+        assert_eq!(states(&chain, &images), ["fresh", "fresh"]);
+        images[0].as_mut().unwrap().id = "id0-new".into();
+        assert_eq!(states(&chain, &images), ["fresh", "stale (parent rebuilt)"]);
+    }
+
+    #[test]
+    fn the_same_images_under_another_tag_are_fresh() {
+        // The chain files of another tag differ in their FROM line only.
+        let chain = texts(&[
+            "FROM a\n",
+            "\nFROM ns/app:main_stage0\nRUN b\n",
+            "\nFROM ns/app:main_stage1\nRUN c\n",
+        ]);
+        let images = built(&chain);
+        let feature: Vec<String> = chain.iter().map(|t| t.replace(":main_", ":feature_")).collect();
+        assert_eq!(states(&feature, &images), ["fresh", "fresh", "fresh"]);
+    }
+
+    #[test]
+    fn a_parent_rebuilt_without_the_cache_makes_its_children_stale() {
         let chain = texts(&["0", "1", "2", "3", "4"]);
         let mut images = built(&chain);
         // Stage 2 rebuilt: stage 3 sits on its old image, stage 4 on stage 3.
-        images[2].as_mut().unwrap().id = "id2-new".into();
-        let (states, _) = judge(&chain, &images, "", None);
+        rebuilt(&mut images, 2);
         assert_eq!(
-            shown(&states),
+            states(&chain, &images),
             ["fresh", "fresh", "fresh", "stale (parent rebuilt)", "stale (stage 3 below is stale)"]
         );
+        // A rebuild from the cache keeps the creation time: nothing to do.
+        let mut images = built(&chain);
+        images[2].as_mut().unwrap().id.push_str("-same-config");
+        assert_eq!(states(&chain, &images), ["fresh"; 5]);
+    }
+
+    #[test]
+    fn a_parent_rebuilt_from_another_snippet_at_the_same_time_is_seen_by_its_key() {
+        // BuildKit gives a stage of metadata only its base's creation time.
+        let chain = texts(&["0", "1", "2"]);
+        let changed = texts(&["0", "1 changed", "2"]);
+        let mut images = built(&chain);
+        let new_stage1 = built(&changed)[1].clone().unwrap();
+        images[1] = Some(Present { created: TIMES[1].to_string(), ..new_stage1 });
+        assert_eq!(states(&changed, &images), ["fresh", "fresh", "stale (parent rebuilt)"]);
     }
 
     #[test]
@@ -226,17 +387,54 @@ mod tests {
         let chain = texts(&["0", "1", "2", "3"]);
         let mut images = built(&chain);
         let changed = texts(&["0", "1 changed", "2", "3"]);
-        images[0].as_mut().unwrap().id = "id0-new".into();
+        rebuilt(&mut images, 0);
         images[2] = None;
-        let (states, _) = judge(&changed, &images, "", None);
         assert_eq!(
-            shown(&states),
+            states(&changed, &images),
             [
                 "fresh",
                 "stale (snippet changed, parent rebuilt)",
                 "missing",
                 "stale (stage 1 below is stale)"
             ]
+        );
+        // Stage 1 and 2 changed: stage 2's own snippet, and stage 1 below.
+        let both = texts(&["0", "1 changed", "2 changed", "3"]);
+        let images = built(&chain);
+        assert_eq!(
+            states(&both, &images),
+            [
+                "fresh",
+                "stale (snippet changed)",
+                "stale (snippet changed, stage 1 below is stale)",
+                "stale (stage 2 below is stale)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stage_pulled_alone_is_judged_by_its_key() {
+        let chain = texts(&["0", "1", "2"]);
+        let mut images = built(&chain);
+        images[0] = None;
+        images[1] = None;
+        assert_eq!(states(&chain, &images), ["missing", "missing", "fresh"]);
+        // A snippet below it changed: nothing present below says which.
+        let changed = texts(&["0 changed", "1", "2"]);
+        assert_eq!(states(&changed, &images), ["missing", "missing", "stale (snippet changed)"]);
+    }
+
+    #[test]
+    fn build_args_are_judged_through_the_key() {
+        let chain = texts(&["0", "1"]);
+        let images = built(&chain);
+        let words = ["--build-arg".to_string(), "A=1".to_string()];
+        let expected = Expected { chain: &chain, words: &words, main: "" };
+        let shown: Vec<String> =
+            judge(&expected, &images, None).0.iter().map(State::to_string).collect();
+        assert_eq!(
+            shown,
+            ["stale (snippet changed)", "stale (snippet changed, stage 0 below is stale)"]
         );
     }
 
@@ -246,32 +444,29 @@ mod tests {
         let mut images = built(&chain);
         // `docker build -f .docker/generated/Dockerfile.stage1`: stage 0's label.
         images[1].as_mut().unwrap().label = images[0].as_ref().unwrap().label.clone();
-        let (states, _) = judge(&chain, &images, "", None);
         assert_eq!(
-            shown(&states),
-            ["fresh", "stale (not built by cargo xtask stages)", "stale (stage 1 below is stale)"]
+            states(&chain, &images),
+            [
+                "fresh",
+                "stale (not built by cargo xtask stages)",
+                "stale (parent rebuilt, stage 1 below is stale)"
+            ]
         );
         images[0].as_mut().unwrap().label = None;
-        assert_eq!(
-            judge(&chain, &images, "", None).0[0].to_string(),
-            "stale (not built by cargo xtask stages)"
-        );
+        assert_eq!(states(&chain, &images)[0], "stale (not built by cargo xtask stages)");
     }
 
     #[test]
     fn the_full_image_is_judged_by_its_own_label() {
-        let full = |label: Option<String>| Present { id: "f".into(), label };
-        let fresh = full(Some(label_value("main", "", "ns/app")));
-        assert_eq!(judge(&[], &[], "main", Some(&fresh)).1, State::Fresh);
-        assert_eq!(judge(&[], &[], "main", None).1, State::Missing);
-        assert_eq!(
-            judge(&[], &[], "main 2", Some(&fresh)).1.to_string(),
-            "stale (Dockerfile changed)"
-        );
-        assert_eq!(
-            judge(&[], &[], "main", Some(&full(None))).1.to_string(),
-            "stale (not built by cargo xtask stages)"
-        );
+        let full = |label: Option<String>| Present { id: "f".into(), created: "T".into(), label };
+        let fresh = full(Some(full_label("main", "ns/app")));
+        let judged = |main: &str, image: Option<&Present>| {
+            judge(&Expected { chain: &[], words: &[], main }, &[], image).1.to_string()
+        };
+        assert_eq!(judged("main", Some(&fresh)), "fresh");
+        assert_eq!(judged("main", None), "missing");
+        assert_eq!(judged("main 2", Some(&fresh)), "stale (Dockerfile changed)");
+        assert_eq!(judged("main", Some(&full(None))), "stale (not built by cargo xtask stages)");
     }
 
     #[test]

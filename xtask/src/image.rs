@@ -28,6 +28,35 @@ impl Image {
     pub(crate) fn stage(&self, n: usize) -> String {
         format!("{}:{}_stage{n}", self.name, self.tag)
     }
+
+    /// The repository in the one form labels record and names are compared
+    /// in (see [`canonical`]).
+    pub(crate) fn repository(&self) -> &str {
+        canonical(&self.name)
+    }
+}
+
+/// Docker Hub's names in their short form, as engines list them:
+/// `docker.io/ns/app` and `index.docker.io/ns/app` are `ns/app`;
+/// `docker.io/library/app` and `library/app` are `app`. Other names are
+/// already in that form.
+pub(crate) fn canonical(repository: &str) -> &str {
+    let hub = ["docker.io/", "index.docker.io/"]
+        .iter()
+        .find_map(|domain| repository.strip_prefix(domain))
+        .unwrap_or(repository);
+    match hub.strip_prefix("library/") {
+        Some(official) if !official.contains('/') => official,
+        _ => hub,
+    }
+}
+
+/// Whether the repository an engine lists (`listed`) is `repository`, in
+/// whatever spelling either uses. Podman lists a local unqualified `ns/app`
+/// as `localhost/ns/app`.
+pub(crate) fn same_repository(listed: &str, repository: &str) -> bool {
+    let (listed, repository) = (canonical(listed), canonical(repository));
+    listed == repository || listed.strip_prefix("localhost/") == Some(repository)
 }
 
 /// The image from the settings, else the git remote `origin` (whose URL
@@ -330,6 +359,34 @@ mod tests {
         }
         let long = format!("app:{}", "t".repeat(120));
         assert!(image(&[("DOCKER_IMAGE", &long)], None).is_err());
+    }
+
+    #[test]
+    fn docker_hub_names_in_every_spelling_are_one_repository() {
+        for (spelling, short) in [
+            ("docker.io/ns/app", "ns/app"),
+            ("index.docker.io/ns/app", "ns/app"),
+            ("docker.io/library/app", "app"),
+            ("library/app", "app"),
+            ("index.docker.io/library/app", "app"),
+            ("ns/app", "ns/app"),
+            ("app", "app"),
+            // Nested paths under library/ and other registries keep their names.
+            ("docker.io/library/ns/app", "library/ns/app"),
+            ("registry.example.com/library/app", "registry.example.com/library/app"),
+            ("localhost:5000/app", "localhost:5000/app"),
+        ] {
+            assert_eq!(canonical(spelling), short, "{spelling}");
+            assert!(same_repository(spelling, short) && same_repository(short, spelling));
+        }
+        assert!(same_repository("localhost/ns/app", "docker.io/ns/app"), "podman's local prefix");
+        assert!(!same_repository("ns/app", "ns/app2"));
+        assert!(!same_repository("other.io/ns/app", "ns/app"));
+        let img = image(&[("DOCKER_IMAGE", "docker.io/library/app:v1")], None).unwrap();
+        assert_eq!(
+            (img.stage(0).as_str(), img.repository()),
+            ("docker.io/library/app:v1_stage0", "app")
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `cargo xtask`: Docker images built in stages. See README.md.
 
+mod buildx;
 mod cargo_toml;
 mod cli;
 mod context;
@@ -13,6 +14,7 @@ mod generate;
 mod hook;
 mod image;
 mod interrupt;
+mod keys;
 mod lexer;
 #[cfg(test)]
 mod lexer_fuzz;

@@ -87,6 +87,39 @@ impl Project {
             .collect()
     }
 
+    /// The chain files the builds use: those the snippets generate now, or
+    /// with `NO_GEN` the files on disk.
+    pub(crate) fn chain_to_build(&self, image: &Image) -> Result<Vec<String>> {
+        if !self.settings.no_gen {
+            return Ok(self.chain_texts(image));
+        }
+        (0..self.snippets.len())
+            .map(|n| {
+                let file = self.chain_file(n);
+                fs::read_to_string(self.root.join(&file)).map_err(|err| {
+                    input_error(
+                        format!("NO_GEN is set but {file} cannot be read: {err}"),
+                        "run without NO_GEN once, or `cargo xtask dockerfile`, to generate the chain",
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The main Dockerfile the full image is built from: generated now, or
+    /// with `NO_GEN` the file on disk.
+    pub(crate) fn main_to_build(&self) -> Result<String> {
+        if !self.settings.no_gen {
+            return Ok(self.stages.main_dockerfile());
+        }
+        fs::read_to_string(self.main_dockerfile_path()).map_err(|err| {
+            input_error(
+                format!("NO_GEN is set but Dockerfile cannot be read: {err}"),
+                "run without NO_GEN once, or `cargo xtask dockerfile`, to generate it",
+            )
+        })
+    }
+
     /// Waits for, then holds until the returned file is dropped, the project's
     /// lock: the chain files name one image, so two runs with different
     /// settings must not rewrite them under each other's builds. The engine's

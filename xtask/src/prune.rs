@@ -11,7 +11,8 @@ use xshell::Shell;
 
 use crate::engine::{label_template, normalize_id, Engine};
 use crate::freshness::{self, LABEL};
-use crate::image::Image;
+use crate::image::{self, Image};
+use crate::keys;
 use crate::out::out;
 use crate::project::Project;
 
@@ -41,34 +42,72 @@ struct Candidate {
     id: String,
     size: u64,
     what: String,
+    /// `["ns/app:tag",...]` as the engine prints it: the names are quoted,
+    /// so a match is whole.
+    tags: String,
+    /// Whether it came from a registry (an image pulled by digest, say).
+    pulled: bool,
+    /// The image it is built on, when the legacy builder built it.
+    parent: String,
+    label: Option<String>,
+}
+
+impl Candidate {
+    /// An inspect line of [`inspect_format`], named by its id.
+    fn parse(line: &str, known: &Known) -> Option<Candidate> {
+        let mut fields = line.splitn(6, '\t');
+        let id = normalize_id(fields.next()?);
+        let size = fields.next()?.trim().parse().unwrap_or(0);
+        let tags = fields.next()?.to_string();
+        let pulled = fields.next()?.trim() != "0";
+        let parent = fields.next()?.trim().to_string();
+        let label = Some(fields.next().unwrap_or("").trim()).filter(|l| !l.is_empty());
+        let what = label.map_or_else(|| "build step".to_string(), |l| known.former(l));
+        Some(Candidate {
+            reference: id.clone(),
+            id,
+            size,
+            what,
+            tags,
+            pulled,
+            parent: if parent.is_empty() { parent } else { normalize_id(&parent) },
+            label: label.map(str::to_string),
+        })
+    }
+}
+
+/// Whether `label` says its image was built for `repository`. Labels from
+/// before the `image=` field are not known to be anyone's.
+fn ours(label: &str, repository: &str) -> bool {
+    freshness::parse(label)
+        .image
+        .is_some_and(|labelled| image::same_repository(labelled, repository))
+}
+
+/// What prune asks the engine of each image it may remove.
+fn inspect_format() -> String {
+    format!(
+        "{{{{.Id}}}}\t{{{{.Size}}}}\t{{{{json .RepoTags}}}}\t{{{{len .RepoDigests}}}}\t{{{{.Parent}}}}\t{}",
+        label_template(LABEL)
+    )
 }
 
 pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
     let image = project.image(sh)?;
-    // Removal goes through `remove_image`, which prune skips in a dry run.
+    // Removal goes through `remove_images`, which prune skips in a dry run.
     let engine = Engine::new(sh, &project.settings.engine, false)?;
-    let dangling = engine.dangling(LABEL)?;
-    let local = engine.local_tags(&image.name)?;
+    let dangling = engine.dangling(Some(LABEL))?;
+    let local = engine.local_tags(image.repository())?;
     let leftovers: Vec<String> = local
         .keys()
         .filter(|tag| verify_process_gone(tag))
         .map(|tag| format!("{}:{tag}", image.name))
         .collect();
     let refs: Vec<String> = dangling.iter().chain(&leftovers).cloned().collect();
-    let inspected = if refs.is_empty() {
-        String::new()
-    } else {
-        // Another run may remove some of them meanwhile: those are gone, not
-        // an error, and each line names its image by id and tags.
-        engine.inspect_present(
-            &refs,
-            &format!(
-                "{{{{.Id}}}}\t{{{{.Size}}}}\t{{{{json .RepoTags}}}}\t{}",
-                label_template(LABEL)
-            ),
-        )?
-    };
-    let known = Known::new(project, &image, &local);
+    // Another run may remove some of them meanwhile: those are gone, not an
+    // error, and each line names its image by id and tags.
+    let inspected = engine.inspect_present(&refs, &inspect_format())?;
+    let known = Known::new(project, &image, &local)?;
     let candidates = select(&dangling, &leftovers, &inspected, &image.name, &known);
     if candidates.is_empty() {
         return out!(
@@ -84,32 +123,107 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
         let refs: Vec<String> = candidates.iter().map(|c| c.reference.clone()).collect();
         engine.remove_images(&refs)?
     };
-    let (mut removed, mut removed_size, mut kept) = (0usize, 0u64, 0usize);
-    for candidate in &candidates {
-        let short = short_id(&candidate.id);
-        let size = human_size(candidate.size);
-        let what = &candidate.what;
-        match refusal(&refusals, candidate) {
-            Some(reason) => {
-                out!("kept     {short}  {what}  {size}  ({reason})")?;
-                kept += 1;
-            }
+    let mut report = Report { dry_run, ..Report::default() };
+    let mut removed = Vec::new();
+    for candidate in candidates {
+        match refusal(&refusals, &candidate) {
+            Some(reason) => report.kept(&candidate, &reason),
             None => {
-                let verb = if dry_run { "would remove" } else { "removed" };
-                out!("{verb}  {short}  {what}  {size}")?;
-                removed += 1;
-                removed_size += candidate.size;
+                report.removed(&candidate);
+                removed.push(candidate);
             }
         }
     }
-    let plural = |n: usize| if n == 1 { "image" } else { "images" };
-    let verb = if dry_run { "would remove" } else { "removed" };
-    let kept = if kept > 0 {
-        format!("; kept {kept} {} that the engine would not remove", plural(kept))
-    } else {
-        String::new()
-    };
-    out!("{verb} {removed} {}, {}{kept}", plural(removed), human_size(removed_size))
+    if !dry_run {
+        remove_left_parents(&engine, &image.name, &known, removed, &mut report)?;
+    }
+    // Printed once the work is done: a reader that goes away loses lines, not removals.
+    for line in &report.lines {
+        out!("{line}")?;
+    }
+    out!("{}", report.total())
+}
+
+/// The containerd image store does not remove every untagged parent of a
+/// removed image, as dockerd 20.10 does: the legacy builder's former images
+/// and build steps stay behind. Those of the removed images' parents that are
+/// now dangling (untagged, and no image built on them: the engine would let
+/// an image with children go, and with it the build cache of another) are
+/// removed here too, a generation at a time. On other engines none is left
+/// and this costs one listing, only after removing legacy builder images.
+fn remove_left_parents(
+    engine: &Engine<'_>,
+    repository: &str,
+    known: &Known,
+    mut removed: Vec<Candidate>,
+    report: &mut Report,
+) -> Result<()> {
+    loop {
+        let parents: Vec<&str> =
+            removed.iter().map(|c| c.parent.as_str()).filter(|p| !p.is_empty()).collect();
+        if parents.is_empty() {
+            return Ok(());
+        }
+        let dangling = engine.dangling(None)?;
+        let left: Vec<String> =
+            dangling.into_iter().filter(|id| parents.contains(&id.as_str())).collect();
+        let inspected = engine.inspect_present(&left, &inspect_format())?;
+        // Build steps have no label, or the one of the stage they build on;
+        // an image pulled by digest (a base image) is nobody's leftover.
+        let left: Vec<Candidate> = inspected
+            .lines()
+            .filter_map(|line| Candidate::parse(line, known))
+            .filter(|c| !c.pulled && c.label.as_deref().is_none_or(|l| ours(l, repository)))
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<String> = left.iter().map(|c| c.reference.clone()).collect();
+        let refusals = engine.remove_images(&refs)?;
+        removed = left.into_iter().filter(|c| refusal(&refusals, c).is_none()).collect();
+        for candidate in &removed {
+            report.removed(candidate);
+        }
+    }
+}
+
+/// What prune did, as lines to print, and its totals.
+#[derive(Default)]
+struct Report {
+    dry_run: bool,
+    lines: Vec<String>,
+    removed: usize,
+    removed_size: u64,
+    kept: usize,
+}
+
+impl Report {
+    fn removed(&mut self, candidate: &Candidate) {
+        let verb = if self.dry_run { "would remove" } else { "removed" };
+        let (short, what) = (short_id(&candidate.id), &candidate.what);
+        self.lines.push(format!("{verb}  {short}  {what}  {}", human_size(candidate.size)));
+        self.removed += 1;
+        self.removed_size += candidate.size;
+    }
+
+    fn kept(&mut self, candidate: &Candidate, reason: &str) {
+        let (short, what) = (short_id(&candidate.id), &candidate.what);
+        self.lines
+            .push(format!("kept     {short}  {what}  {}  ({reason})", human_size(candidate.size)));
+        self.kept += 1;
+    }
+
+    fn total(&self) -> String {
+        let plural = |n: usize| if n == 1 { "image" } else { "images" };
+        let verb = if self.dry_run { "would remove" } else { "removed" };
+        let kept = if self.kept > 0 {
+            format!("; kept {} {} that the engine would not remove", self.kept, plural(self.kept))
+        } else {
+            String::new()
+        };
+        let (removed, size) = (self.removed, human_size(self.removed_size));
+        format!("{verb} {removed} {}, {size}{kept}", plural(removed))
+    }
 }
 
 /// Whether `tag` is a `verify` run's temporary tag whose process is gone.
@@ -121,36 +235,51 @@ fn verify_process_gone(tag: &str) -> bool {
     is_pid && Path::new("/proc/self").exists() && !Path::new("/proc").join(pid).exists()
 }
 
-/// What the current stage images and files say about a former image.
+/// What the current snippets and stage images say about a former image.
 struct Known {
-    /// Hash-carrying label values of what each stage and the full image
-    /// would be built from now.
+    /// What each stage would be built from now: its chain file and its key.
     chain: Vec<String>,
+    keys: Vec<String>,
     main: String,
     /// Current id of each stage's tag.
     ids: HashMap<String, usize>,
 }
 
 impl Known {
-    fn new(project: &Project, image: &Image, local: &HashMap<String, String>) -> Known {
-        let chain = project.chain_texts(image);
+    fn new(project: &Project, image: &Image, local: &HashMap<String, String>) -> Result<Known> {
+        let chain = project.chain_to_build(image)?;
+        let keys = keys::chain(&chain, &project.settings.build_words()?);
         let ids = (0..chain.len())
             .filter_map(|n| local.get(&format!("{}_stage{n}", image.tag)).map(|id| (id.clone(), n)))
             .collect();
-        Known { chain, main: project.stages.main_dockerfile(), ids }
+        Ok(Known { chain, keys, main: project.stages.main_dockerfile(), ids })
     }
 
     /// `former stage 2`, `former full image`, or as much as the label tells:
-    /// its chain file, or its parent's current tag, names the stage.
+    /// its key or chain file, or its parent's, names the stage.
     fn former(&self, label: &str) -> String {
-        if let Some(n) = self.chain.iter().position(|text| freshness::built_from(label, text)) {
+        let parsed = freshness::parse(label);
+        let by_key = parsed.key.and_then(|key| self.keys.iter().position(|k| k == key));
+        let by_text = || self.chain.iter().position(|text| freshness::built_from(label, text));
+        let by_parent = || match (parsed.key, parsed.keyed_parent()) {
+            // Only stage 0 is built on no stage image; the full image has no key.
+            (Some(_), None) => Some(0),
+            (_, Some(parent)) => self.keys.iter().position(|k| k == parent.key).map(|m| m + 1),
+            (None, None) => None,
+        };
+        if let Some(n) = by_key.or_else(by_text).or_else(by_parent) {
             return format!("former stage {n}");
+        }
+        if parsed.key.is_some() {
+            return "former stage".to_string();
         }
         if freshness::built_from(label, &self.main) {
             return "former full image".to_string();
         }
-        match freshness::parse(label).parent {
-            // Only stage 0 and the full image are built on no stage image.
+        match parsed.parent {
+            // A label of this version without a key is the full image's; an
+            // older one may be stage 0's too.
+            Some("") if parsed.image.is_some() => "former full image".to_string(),
             Some("") => "former stage 0 or full image".to_string(),
             Some(id) => match self.ids.get(id) {
                 Some(n) => format!("former stage {}", n + 1),
@@ -175,24 +304,19 @@ fn select(
 ) -> Vec<Candidate> {
     inspected
         .lines()
-        .filter_map(|line| {
-            let mut fields = line.splitn(4, '\t');
-            let id = normalize_id(fields.next()?);
-            let size = fields.next()?.trim().parse().unwrap_or(0);
-            // `["ns/app:tag",...]`: the names are quoted, so a match is whole.
-            let tags = fields.next()?;
-            let label = fields.next().unwrap_or("").trim();
-            if let Some(reference) = leftovers.iter().find(|r| tags.contains(&format!("\"{r}\""))) {
+        .filter_map(|line| Candidate::parse(line, known))
+        .filter_map(|mut candidate| {
+            let leftover = leftovers.iter().find(|r| candidate.tags.contains(&format!("\"{r}\"")));
+            if let Some(reference) = leftover {
                 let tag = reference.rsplit_once(':').map_or("", |(_, tag)| tag);
-                return Some(Candidate {
-                    reference: reference.clone(),
-                    id,
-                    size,
-                    what: format!("verify image ({tag}, its process is gone)"),
-                });
+                candidate.what = format!("verify image ({tag}, its process is gone)");
+                candidate.reference = reference.clone();
+                // Removing a tag removes no parent.
+                candidate.parent.clear();
+                return Some(candidate);
             }
-            let ours = dangling.contains(&id) && freshness::parse(label).image == Some(repository);
-            ours.then(|| Candidate { reference: id.clone(), id, size, what: known.former(label) })
+            let label = candidate.label.as_deref().unwrap_or("");
+            (dangling.contains(&candidate.id) && ours(label, repository)).then_some(candidate)
         })
         .collect()
 }
@@ -245,12 +369,30 @@ fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::freshness::label_value;
+    use crate::freshness::{full_label, stage_label, Parent};
+    use crate::sha256;
 
     fn known() -> Known {
         let mut ids = HashMap::new();
         ids.insert("sha256:s1".to_string(), 1);
-        Known { chain: vec!["c0".into(), "c1".into(), "c2".into()], main: "main".into(), ids }
+        let chain: Vec<String> = vec!["c0".into(), "c1".into(), "c2".into()];
+        let keys = keys::chain(&chain, &[]);
+        Known { chain, keys, main: "main".into(), ids }
+    }
+
+    /// A label as versions before keys wrote it.
+    fn old_label(text: &str, parent: &str, image: &str) -> String {
+        format!(
+            "dockerfile=sha256:{};parent={parent};image={image}",
+            sha256::hex_digest(text.as_bytes())
+        )
+    }
+
+    /// The label `cargo xtask stages` gives stage `n` of `known()` now.
+    fn current(n: usize, image: &str) -> String {
+        let k = known();
+        let parent = n.checked_sub(1).map(|p| Parent { key: &k.keys[p], created: "T" });
+        stage_label(&k.chain[n], parent, image, &k.keys[n])
     }
 
     #[test]
@@ -260,50 +402,78 @@ mod tests {
         let leftovers = ["ns/app:xtask-verify-9".to_string()];
         // sha256:gone was removed between the listing and the inspection.
         let inspected = [
-            format!("sha256:a\t1000\t[]\t{}", label_value("c2", "sha256:s1", "ns/app")),
-            format!("sha256:b\t2000\t[]\t{}", label_value("c2", "sha256:s1", "other/app")),
+            format!("sha256:a\t1000\t[]\t0\t\t{}", current(2, "ns/app")),
+            format!("sha256:b\t2000\t[]\t0\t\t{}", current(2, "other/app")),
             // An earlier build's label, without `image=`: not known to be ours.
-            "sha256:c\t3000\tnull\tdockerfile=sha256:00;parent=".to_string(),
-            format!("sha256:d\t4000\t[]\t{}", label_value("old", "sha256:s1", "ns/app")),
-            "sha256:e\t5000\t[\"ns/app:xtask-verify-9\",\"ns/app:x\"]\t".to_string(),
+            "sha256:c\t3000\tnull\t0\t\tdockerfile=sha256:00;parent=".to_string(),
+            // The legacy builder's image has a parent; Docker Hub's long name.
+            format!(
+                "sha256:d\t4000\t[]\t0\tsha256:p\t{}",
+                old_label("old", "sha256:s1", "docker.io/ns/app")
+            ),
+            "sha256:e\t5000\t[\"ns/app:xtask-verify-9\",\"ns/app:x\"]\t0\tsha256:p\t".to_string(),
         ]
         .join("\n");
         let picked = select(&dangling, &leftovers, &inspected, "ns/app", &known());
-        let shown: Vec<(&str, &str, u64)> =
-            picked.iter().map(|c| (c.reference.as_str(), c.what.as_str(), c.size)).collect();
+        let shown: Vec<(&str, &str, u64, &str)> = picked
+            .iter()
+            .map(|c| (c.reference.as_str(), c.what.as_str(), c.size, c.parent.as_str()))
+            .collect();
         assert_eq!(
             shown,
             [
-                ("sha256:a", "former stage 2", 1000),
-                ("sha256:d", "former stage 2", 4000),
+                ("sha256:a", "former stage 2", 1000, ""),
+                ("sha256:d", "former stage 2", 4000, "sha256:p"),
                 (
                     "ns/app:xtask-verify-9",
                     "verify image (xtask-verify-9, its process is gone)",
-                    5000
+                    5000,
+                    ""
                 ),
             ]
         );
     }
 
     #[test]
+    fn a_build_step_has_no_label_and_a_pulled_image_says_so() {
+        let step = Candidate::parse("sha256:s\t7\tnull\t0\tsha256:p\t", &known()).unwrap();
+        assert_eq!(
+            (step.what.as_str(), step.pulled, step.parent.as_str()),
+            ("build step", false, "sha256:p")
+        );
+        let base = Candidate::parse("sha256:b\t7\t[]\t1\t\t", &known()).unwrap();
+        assert!(base.pulled);
+        assert!(ours(&current(0, "docker.io/library/app"), "app"));
+        assert!(!ours("dockerfile=sha256:00;parent=", "app"));
+    }
+
+    #[test]
     fn former_stage_from_the_label() {
         let k = known();
-        assert_eq!(k.former(&label_value("c0", "", "x")), "former stage 0");
-        assert_eq!(k.former(&label_value("main", "", "x")), "former full image");
-        assert_eq!(k.former(&label_value("old", "sha256:s1", "x")), "former stage 2");
-        assert_eq!(k.former(&label_value("old", "", "x")), "former stage 0 or full image");
-        assert_eq!(k.former(&label_value("old", "sha256:gone", "x")), "former stage");
+        for n in 0..3 {
+            assert_eq!(k.former(&current(n, "x")), format!("former stage {n}"));
+        }
+        // A former stage 2 built from another snippet, on the current stage 1.
+        let other =
+            stage_label("old", Some(Parent { key: &k.keys[1], created: "T" }), "x", "sha256:f");
+        assert_eq!(k.former(&other), "former stage 2");
+        let unknown =
+            stage_label("old", Some(Parent { key: "sha256:g", created: "T" }), "x", "sha256:f");
+        assert_eq!(k.former(&unknown), "former stage");
+        assert_eq!(k.former(&full_label("anything", "x")), "former full image");
+        // Labels from before keys.
+        assert_eq!(k.former(&old_label("c0", "", "x")), "former stage 0");
+        assert_eq!(k.former(&old_label("main", "", "x")), "former full image");
+        assert_eq!(k.former(&old_label("old", "sha256:s1", "x")), "former stage 2");
+        assert_eq!(k.former("dockerfile=sha256:00;parent="), "former stage 0 or full image");
+        assert_eq!(k.former(&old_label("old", "sha256:gone", "x")), "former stage");
         assert_eq!(k.former("dockerfile=sha256:00"), "former image");
     }
 
     #[test]
     fn refusals_keep_the_image_they_name() {
-        let candidate = |id: &str| Candidate {
-            reference: format!("sha256:{id}"),
-            id: format!("sha256:{id}"),
-            size: 1,
-            what: String::new(),
-        };
+        let candidate =
+            |id: &str| Candidate::parse(&format!("sha256:{id}\t1\t[]\t0\t\t"), &known()).unwrap();
         let refusals = [
             "Error response from daemon: conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images".to_string(),
             "Error response from daemon: No such image: sha256:aaaaaaaaaaaa0000".to_string(),

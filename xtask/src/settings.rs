@@ -88,6 +88,18 @@ impl Settings {
         }
     }
 
+    /// The build words every build of the project gets from the settings:
+    /// `--build-arg APP_ENV_NAME=<A_ENV_NAME>`, then `DOCKER_BUILD_ARGS`.
+    pub(crate) fn build_words(&self) -> Result<Vec<String>> {
+        let mut words = Vec::new();
+        if let Some(env_name) = &self.env_name {
+            words.push("--build-arg".to_string());
+            words.push(format!("APP_ENV_NAME={env_name}"));
+        }
+        words.extend(self.docker_build_args()?);
+        Ok(words)
+    }
+
     /// The words of `DOCKER_BUILD_ARGS`, split as a shell would, never run by one.
     pub(crate) fn docker_build_args(&self) -> Result<Vec<String>> {
         let Some(raw) = &self.docker_build_args else { return Ok(Vec::new()) };

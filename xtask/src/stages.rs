@@ -8,15 +8,16 @@ use std::fmt;
 use std::fs;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use xshell::Shell;
 
 use crate::context;
 use crate::engine::{Engine, Word};
 use crate::exit::{self, failure, input_error, interrupted};
-use crate::freshness::{self, State, LABEL};
+use crate::freshness::{self, Present, State, LABEL};
 use crate::image::Image;
 use crate::interrupt;
+use crate::keys;
 use crate::project::Project;
 use crate::secrets::looks_secret;
 use crate::selection;
@@ -96,16 +97,29 @@ impl Plan {
 
 pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()> {
     let image = project.image(sh)?;
-    let (plan, listed) = if options.stale {
-        let Some((plan, listed)) = stale_plan(sh, project, options, &image)? else {
-            eprintln!("nothing is stale: every stage image and the full image are fresh");
+    let mut session = Session::open(sh, project, options, &image)?;
+    let plan = if options.stale {
+        let Some(plan) = session.stale_plan()? else {
+            eprintln!("nothing is stale: {}", fresh_scope(&project.settings));
             return Ok(());
         };
-        (plan, Some(listed))
+        plan
     } else {
-        (chosen_plan(project, options, &image)?, None)
+        chosen_plan(project, options, &image)?
     };
-    build(sh, project, options, &image, plan, listed)
+    session.build(plan)
+}
+
+/// What `--stale` found fresh, which the settings may narrow.
+fn fresh_scope(settings: &crate::settings::Settings) -> &'static str {
+    match (settings.no_stages_build, settings.no_full_build) {
+        (false, false) => "every stage image and the full image are fresh",
+        (false, true) => "every stage image is fresh (NO_FULL_BUILD: the full image is not judged)",
+        (true, false) => {
+            "the full image is fresh (NO_STAGES_BUILD: the stage images are not judged)"
+        }
+        (true, true) => "NO_STAGES_BUILD and NO_FULL_BUILD leave nothing to judge",
+    }
 }
 
 /// The stages the command line (or `STAGES_TO_BUILD`) names.
@@ -128,28 +142,6 @@ fn chosen_plan(project: &Project, options: &Options, image: &Image) -> Result<Pl
     })
 }
 
-/// `--stale`: what `status` does not call fresh, with the tags the survey
-/// listed (the run needs them, and need not list them again); `None` when
-/// nothing is stale.
-fn stale_plan(
-    sh: &Shell,
-    project: &Project,
-    options: &Options,
-    image: &Image,
-) -> Result<Option<(Plan, HashMap<String, String>)>> {
-    let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
-    let survey = status::survey(&engine, project, image)?;
-    let plan = plan_stale(
-        &survey.stages,
-        &survey.full,
-        project.settings.no_stages_build,
-        project.settings.no_full_build,
-        image,
-    );
-    let listed = survey.listed.into_iter().chain([survey.full_listed]).flatten();
-    Ok(plan.map(|plan| (plan, listed.map(|row| (row.tag, row.id)).collect())))
-}
-
 fn plan_stale(
     stages: &[State],
     full: &State,
@@ -165,98 +157,133 @@ fn plan_stale(
     (!plan.targets().is_empty()).then_some(plan)
 }
 
-/// Regenerates the chain (unless `NO_GEN`) and carries out `plan`. `listed`:
-/// the repository's tags and ids, when this run has already listed them.
-pub(crate) fn build(
-    sh: &Shell,
-    project: &Project,
-    options: &Options,
-    image: &Image,
-    plan: Plan,
+/// A run from its checks to its last build: every check that can refuse it
+/// comes before anything is written, and the project lock is held from
+/// before the engine is first asked which images exist (a run that waited
+/// for another would otherwise judge and label by what was there before).
+pub(crate) struct Session<'a> {
+    project: &'a Project,
+    options: &'a Options,
+    image: &'a Image,
+    engine: Engine<'a>,
+    /// The build words: `APP_ENV_NAME`, `DOCKER_BUILD_ARGS`, the args after `--`.
+    words: Vec<String>,
+    /// The chain files the builds use (see [`Project::chain_to_build`]).
+    chain: Vec<String>,
+    /// The repository's tags and ids, once listed.
     listed: Option<HashMap<String, String>>,
-) -> Result<()> {
-    let extra = build_args(project, options)?;
-    // Every check that can refuse the run comes before anything is written.
-    let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
-    let last = project.snippets.len().saturating_sub(1);
-    // Which stage images exist matters for a parent this run does not build,
-    // and for the stages above the run that its rebuilds leave behind. A run
-    // of stage 0 through the last asks later, if ever, which saves an engine
-    // call on the common `cargo xtask stages`; an engine that does not answer
-    // is then found when its first command fails.
-    let whole_chain =
-        plan.stages.first().is_none_or(|&first| first == 0) && plan.stages.last() == Some(&last);
-    let local = if listed.is_some() || (whole_chain && !options.dry_run) {
-        listed
-    } else {
-        match engine.local_tags(&image.name) {
-            Ok(local) => Some(local),
-            Err(err) if options.dry_run => {
-                eprintln!("warning: {err:#}; planning as if no stage image exists");
-                Some(HashMap::new())
-            }
-            Err(err) => return Err(err),
-        }
-    };
-    let on_disk = if project.settings.no_gen { Some(chain_on_disk(project)?) } else { None };
-    let main = match (&plan.full, project.settings.no_gen) {
-        (None, _) => String::new(),
-        (Some(_), true) => main_on_disk(project)?,
-        (Some(_), false) => project.stages.main_dockerfile(),
-    };
-    // Held until the last build: the builds read the chain files.
-    let _lock = project.lock()?;
-    let (chain, dockerfile_changed) = match on_disk {
-        Some(chain) => (chain, false),
-        None => {
-            // Rendered once: the same texts are written and hashed for the labels.
-            let chain = project.chain_texts(image);
-            let changed = project.write(&chain)?;
-            (chain, changed)
-        }
-    };
-    for warning in context::warnings(&project.root) {
-        eprintln!("warning: {warning}");
-    }
-    interrupt::install();
+    /// Held until the last build: the builds read the chain files.
+    _lock: fs::File,
+}
 
-    let mut run = Run {
-        project,
-        options,
-        engine: &engine,
-        image,
-        chain,
-        main,
-        extra,
-        local,
-        pending: plan.targets(),
-        full: plan.full,
-        done: HashMap::new(),
-        summary: Summary::default(),
-        current: None,
-    };
-    let result = run.execute(&plan.stages).map_err(|err| run.explain(err));
-    // An engine that is not there built nothing: no table for it.
-    let no_engine = result.as_ref().is_err_and(|err| exit::code(err) == Some(exit::Code::Input));
-    if !options.dry_run && !no_engine {
-        let not_built = std::mem::take(&mut run.pending);
-        for target in not_built {
-            let tag = run.tag(target);
-            run.summary.record(target, tag, None, Fate::NotBuilt);
+impl<'a> Session<'a> {
+    pub(crate) fn open(
+        sh: &'a Shell,
+        project: &'a Project,
+        options: &'a Options,
+        image: &'a Image,
+    ) -> Result<Session<'a>> {
+        let words = build_args(project, options)?;
+        let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
+        let builder_check = engine.start_builder_check();
+        let chain = project.chain_to_build(image)?;
+        if let Some(check) = builder_check {
+            check.finish()?;
         }
-        run.summary.print();
+        let lock = project.lock()?;
+        Ok(Session { project, options, image, engine, words, chain, listed: None, _lock: lock })
     }
-    result?;
-    let behind = run.behind(dockerfile_changed)?;
-    if !behind.is_empty() {
-        eprintln!(
-            "note: {} {} now behind what this run rebuilt: run `cargo xtask stages --stale` to bring {} up to date",
-            names(&behind),
-            if behind.len() == 1 { "is" } else { "are" },
-            if behind.len() == 1 { "it" } else { "them" },
+
+    /// `--stale`: what `status` does not call fresh, judged against what
+    /// this run would build; `None` when nothing is stale. The tags the
+    /// survey listed are kept: the run needs them, and need not list again.
+    fn stale_plan(&mut self) -> Result<Option<Plan>> {
+        let settings = &self.project.settings;
+        let main = self.project.main_to_build()?;
+        let expected = freshness::Expected { chain: &self.chain, words: &self.words, main: &main };
+        let survey = status::survey(&self.engine, self.image, &expected)?;
+        let plan = plan_stale(
+            &survey.stages,
+            &survey.full,
+            settings.no_stages_build,
+            settings.no_full_build,
+            self.image,
         );
+        let listed = survey.listed.into_iter().chain([survey.full_listed]).flatten();
+        self.listed = Some(listed.map(|row| (row.tag, row.id)).collect());
+        Ok(plan)
     }
-    Ok(())
+
+    /// Regenerates the chain (unless `NO_GEN`) and carries out `plan`.
+    pub(crate) fn build(self, plan: Plan) -> Result<()> {
+        let Session { project, options, image, engine, words, chain, listed, _lock } = self;
+        let last = project.snippets.len().saturating_sub(1);
+        // Which stage images exist matters for a parent this run does not
+        // build, and for the stages above the run that its rebuilds leave
+        // behind. A run of every stage asks later, if ever, which saves an
+        // engine call on the common `cargo xtask stages`; an engine that does
+        // not answer is then found when its first command fails.
+        let every_stage = plan.stages.iter().copied().eq(0..=last);
+        let local = if listed.is_some() || (every_stage && !options.dry_run) {
+            listed
+        } else {
+            match engine.local_tags(image.repository()) {
+                Ok(local) => Some(local),
+                Err(err) if options.dry_run => {
+                    eprintln!("warning: {err:#}; planning as if no stage image exists");
+                    Some(HashMap::new())
+                }
+                Err(err) => return Err(err),
+            }
+        };
+        let main = if plan.full.is_some() { project.main_to_build()? } else { String::new() };
+        let dockerfile_changed = !project.settings.no_gen && project.write(&chain)?;
+        for warning in context::warnings(&project.root) {
+            eprintln!("warning: {warning}");
+        }
+        interrupt::install();
+
+        let mut run = Run {
+            project,
+            options,
+            engine: &engine,
+            image,
+            expected: keys::chain(&chain, &words),
+            chain,
+            main,
+            words,
+            local,
+            pending: plan.targets(),
+            full: plan.full,
+            done: HashMap::new(),
+            present: HashMap::new(),
+            summary: Summary::default(),
+            current: None,
+        };
+        let result = run.execute(&plan.stages).map_err(|err| run.explain(err));
+        // An engine that is not there built nothing: no table for it.
+        let no_engine =
+            result.as_ref().is_err_and(|err| exit::code(err) == Some(exit::Code::Input));
+        if !options.dry_run && !no_engine {
+            let not_built = std::mem::take(&mut run.pending);
+            for target in not_built {
+                let tag = run.tag(target);
+                run.summary.record(target, tag, None, Fate::NotBuilt);
+            }
+            run.summary.print();
+        }
+        result?;
+        let behind = run.behind(dockerfile_changed)?;
+        if !behind.is_empty() {
+            eprintln!(
+                "note: {} {} now behind what this run rebuilt: run `cargo xtask stages --stale` to bring {} up to date",
+                names(&behind),
+                if behind.len() == 1 { "is" } else { "are" },
+                if behind.len() == 1 { "it" } else { "them" },
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `stage 3, stage 4 and the full image`.
@@ -268,49 +295,16 @@ fn names(targets: &[Target]) -> String {
     }
 }
 
-/// With `NO_GEN`, the full image is built from the main Dockerfile on disk,
-/// and its label says so.
-fn main_on_disk(project: &Project) -> Result<String> {
-    fs::read_to_string(project.main_dockerfile_path()).map_err(|err| {
-        input_error(
-            format!("NO_GEN is set but Dockerfile cannot be read: {err}"),
-            "run without NO_GEN once, or `cargo xtask dockerfile`, to generate it",
-        )
-    })
-}
-
-/// With `NO_GEN`, the builds use the chain files as they are on disk.
-fn chain_on_disk(project: &Project) -> Result<Vec<String>> {
-    (0..project.snippets.len())
-        .map(|n| {
-            let file = project.chain_file(n);
-            fs::read_to_string(project.root.join(&file)).map_err(|err| {
-                input_error(
-                    format!("NO_GEN is set but {file} cannot be read: {err}"),
-                    "run without NO_GEN once, or `cargo xtask dockerfile`, to generate the chain",
-                )
-            })
-        })
-        .collect()
-}
-
 /// `--build-arg APP_ENV_NAME=...`, `DOCKER_BUILD_ARGS` and the args after `--`,
 /// with secret-looking build args refused unless allowed.
 fn build_args(project: &Project, options: &Options) -> Result<Vec<String>> {
-    let settings = &project.settings;
-    let from_setting = settings.docker_build_args()?;
     if !options.allow_secret_args {
-        refuse_secrets(&from_setting, "DOCKER_BUILD_ARGS")?;
+        refuse_secrets(&project.settings.docker_build_args()?, "DOCKER_BUILD_ARGS")?;
         refuse_secrets(&options.docker_args, "the arguments after --")?;
     }
-    let mut args = Vec::new();
-    if let Some(env_name) = &settings.env_name {
-        args.push("--build-arg".to_string());
-        args.push(format!("APP_ENV_NAME={env_name}"));
-    }
-    args.extend(from_setting);
-    args.extend(options.docker_args.iter().cloned());
-    Ok(args)
+    let mut words = project.settings.build_words()?;
+    words.extend(options.docker_args.iter().cloned());
+    Ok(words)
 }
 
 fn refuse_secrets(words: &[String], source: &str) -> Result<()> {
@@ -393,6 +387,15 @@ struct Current {
     what: String,
 }
 
+/// A stage image this run made (built, pulled or tagged).
+struct Made {
+    /// The key its label carries.
+    key: String,
+    /// Its id and creation time, once read from the engine: its child's
+    /// label needs the time, [`Run::behind`] the id.
+    read: Option<Present>,
+}
+
 /// Carries out a [`Plan`].
 struct Run<'a> {
     project: &'a Project,
@@ -400,16 +403,20 @@ struct Run<'a> {
     engine: &'a Engine<'a>,
     image: &'a Image,
     chain: Vec<String>,
+    /// The key of each stage built from the current chain on current parents.
+    expected: Vec<String>,
     /// The main Dockerfile's text, when this run builds the full image.
     main: String,
-    extra: Vec<String>,
+    words: Vec<String>,
     /// The tag of the full image, when this run builds it.
     full: Option<String>,
     /// Stage tags that existed before the run (`<tag>_stage<N>`), with their
     /// ids; `None` until first needed.
     local: Option<HashMap<String, String>>,
-    /// Stages built or pulled in this run, with their id when known.
-    done: HashMap<usize, Option<String>>,
+    /// Stages this run made.
+    done: HashMap<usize, Made>,
+    /// Stage images from before the run that a stage of it builds on, as inspected.
+    present: HashMap<usize, Present>,
     summary: Summary,
     /// What was asked for and is not done yet.
     pending: Vec<Target>,
@@ -463,7 +470,7 @@ impl Run<'_> {
     /// engine answers (an environment error, exit 2, when it does not).
     fn local_tags(&mut self) -> Result<&HashMap<String, String>> {
         if self.local.is_none() {
-            self.local = Some(self.engine.local_tags(&self.image.name)?);
+            self.local = Some(self.engine.local_tags(self.image.repository())?);
         }
         Ok(self.local.get_or_insert_with(HashMap::new))
     }
@@ -480,7 +487,7 @@ impl Run<'_> {
             eprintln!("note: cannot pull {tag} ({}): building it", outcome.reason);
             return Ok(false);
         }
-        self.done.insert(n, None);
+        self.done.insert(n, Made { key: self.expected[n].clone(), read: None });
         self.finish(target, tag, started, Fate::Pulled);
         Ok(true)
     }
@@ -506,8 +513,10 @@ impl Run<'_> {
         let what = format!("stage {n} ({snippet})");
         self.progress(&format!("stage {n}/{last} {snippet} -> {tag}"));
         self.start(Target::Stage(n), &tag, what.clone());
-        let parent = if n == 0 { Word::Plain(String::new()) } else { self.parent_id(n - 1)? };
-        let label = self.label(&self.chain[n], parent);
+        let parent = if n == 0 { None } else { Some(self.parent(n - 1)?) };
+        let parent_key = parent.as_ref().map(|(key, _)| key.as_str());
+        let key = keys::key(parent_key, &self.chain[n], &self.words);
+        let label = self.stage_label(n, parent.as_ref(), &key);
         let mut words = vec![
             plain("-t"),
             plain(&tag),
@@ -516,7 +525,9 @@ impl Run<'_> {
             plain("--label"),
             label,
         ];
-        self.build(&mut words, Target::Stage(n), tag, &what)
+        self.build(&mut words, Target::Stage(n), tag, &what)?;
+        self.done.insert(n, Made { key, read: None });
+        Ok(())
     }
 
     /// A line before each build. A dry run prints none: its commands are
@@ -531,7 +542,8 @@ impl Run<'_> {
         let what = "the full image (Dockerfile)".to_string();
         self.progress(&format!("full image Dockerfile -> {tag}"));
         self.start(Target::Full, &tag, what.clone());
-        let label = self.label(&self.main, Word::Plain(String::new()));
+        let value = freshness::full_label(&self.main, self.image.repository());
+        let label = Word::Plain(format!("{LABEL}={value}"));
         let mut words = vec![
             plain("-t"),
             plain(&tag),
@@ -543,19 +555,20 @@ impl Run<'_> {
         self.build(&mut words, Target::Full, tag, &what)
     }
 
-    /// The `--label` value for an image built from `text` on `parent`.
-    fn label(&self, text: &str, parent: Word) -> Word {
-        let repository = &self.image.name;
+    /// The `--label` value of stage `n`, with key `key`, built on `parent`
+    /// (its key and creation time).
+    fn stage_label(&self, n: usize, parent: Option<&(String, Word)>, key: &str) -> Word {
+        let repository = self.image.repository();
+        let value = |created: &str| {
+            let parent = parent.map(|(key, _)| freshness::Parent { key, created });
+            format!("{LABEL}={}", freshness::stage_label(&self.chain[n], parent, repository, key))
+        };
         match parent {
-            Word::Plain(id) => {
-                Word::Plain(format!("{LABEL}={}", freshness::label_value(text, &id, repository)))
-            }
             // Double quotes, so that the shell runs the `$(...)` inside; the
-            // repository name holds no character a shell expands there.
-            Word::Shell(id) => Word::Shell(format!(
-                "\"{LABEL}={}\"",
-                freshness::label_value(text, &id, repository)
-            )),
+            // repository name and the keys hold no character a shell expands.
+            Some((_, Word::Shell(created))) => Word::Shell(format!("\"{}\"", value(created))),
+            Some((_, Word::Plain(created))) => Word::Plain(value(created)),
+            None => Word::Plain(value("")),
         }
     }
 
@@ -567,12 +580,12 @@ impl Run<'_> {
         tag: String,
         what: &str,
     ) -> Result<()> {
-        words.extend(self.extra.iter().map(|w| plain(w)));
+        words.extend(self.words.iter().map(|w| plain(w)));
         words.push(plain("."));
         // A Ctrl-C between two builds stops the run before the next one.
         self.check_interrupted(&format!("before building {what}"))?;
         let started = Instant::now();
-        let (built, id) = self.engine.build_with_id(words)?;
+        let built = self.engine.build(words, target != Target::Full)?;
         self.check_interrupted(&format!("while building {what}"))?;
         if !built.status.success() {
             // A first build that fails may mean no engine at all: asking
@@ -594,9 +607,6 @@ impl Run<'_> {
                 ),
                 format!("not built: {not_built}; fix it and run the same command again"),
             ));
-        }
-        if let Target::Stage(n) = target {
-            self.done.insert(n, id);
         }
         self.finish(target, tag.clone(), started, Fate::Built);
         if self.options.push {
@@ -626,26 +636,44 @@ impl Run<'_> {
         self.summary.record(target, tag, Some(started), fate);
     }
 
-    /// The image id of stage `n` for its child's label: known, read from the
-    /// engine, or (dry run) the shell text that would read it.
-    fn parent_id(&mut self, n: usize) -> Result<Word> {
-        match self.done.get(&n) {
-            Some(Some(id)) => Ok(Word::Plain(id.clone())),
-            Some(None) if self.engine.dry_run => {
-                Ok(Word::Shell(self.engine.image_id_expression(&self.image.stage(n))))
+    /// The key and creation time of stage `n`'s image, for its child's
+    /// label: made by this run (its time read from the engine, or in a dry
+    /// run the shell text that reads it), or there before the run.
+    fn parent(&mut self, n: usize) -> Result<(String, Word)> {
+        let tag = self.image.stage(n);
+        if let Some(made) = self.done.get(&n) {
+            let key = made.key.clone();
+            if let Some(read) = &made.read {
+                return Ok((key, Word::Plain(read.created.clone())));
             }
-            // Pulled, or built by an engine that wrote no id file.
-            Some(None) => {
-                let id = self.engine.image_id(&self.image.stage(n))?;
-                self.done.insert(n, Some(id.clone()));
-                Ok(Word::Plain(id))
+            if self.engine.dry_run {
+                return Ok((key, Word::Shell(self.engine.created_expression(&tag))));
             }
-            None => match self.local_id(n)? {
-                Some(id) => Ok(Word::Plain(id)),
-                // Only when the engine could not be asked (a dry run).
-                None => Ok(Word::Shell(self.engine.image_id_expression(&self.image.stage(n)))),
-            },
+            let read = self.engine.inspect(&[tag])?.pop().context("no image")?;
+            let created = read.created.clone();
+            self.done.insert(n, Made { key: key.clone(), read: Some(read) });
+            return Ok((key, Word::Plain(created)));
         }
+        if self.local_id(n)?.is_none() {
+            // Only when the engine could not be asked (a dry run).
+            return Ok((
+                self.expected[n].clone(),
+                Word::Shell(self.engine.created_expression(&tag)),
+            ));
+        }
+        let present = match self.present.get(&n) {
+            Some(present) => present.clone(),
+            None => {
+                let present = self.engine.inspect(&[tag])?.pop().context("no image")?;
+                self.present.insert(n, present.clone());
+                present
+            }
+        };
+        // A parent labelled before keys (or not by this tool) is taken for
+        // what the snippets give now; `status` judges it on its own.
+        let label = present.label.as_deref().map(freshness::parse);
+        let key = label.and_then(|l| l.key).unwrap_or(&self.expected[n]).to_string();
+        Ok((key, Word::Plain(present.created)))
     }
 
     /// The images this run left behind: present stages above the lowest
@@ -657,13 +685,16 @@ impl Run<'_> {
         }
         let mut behind = Vec::new();
         // Without the listing the run covered the whole chain: nothing above.
+        if self.local.is_some() {
+            self.read_done_ids()?;
+        }
         if let Some(local) = &self.local {
             let replaced = self
                 .done
                 .iter()
-                .filter(|(n, id)| {
+                .filter(|(n, made)| {
                     let before = local.get(&format!("{}_stage{n}", self.image.tag));
-                    id.is_none() || before != id.as_ref()
+                    made.read.as_ref().map(|read| &read.id) != before
                 })
                 .map(|(n, _)| *n)
                 .min();
@@ -682,6 +713,20 @@ impl Run<'_> {
             behind.push(Target::Full);
         }
         Ok(behind)
+    }
+
+    /// Reads the ids of the stages this run made that are not read yet, in
+    /// one engine call.
+    fn read_done_ids(&mut self) -> Result<()> {
+        let unread: Vec<usize> =
+            self.done.iter().filter(|(_, made)| made.read.is_none()).map(|(&n, _)| n).collect();
+        let tags: Vec<String> = unread.iter().map(|&n| self.image.stage(n)).collect();
+        for (n, read) in unread.into_iter().zip(self.engine.inspect(&tags)?) {
+            if let Some(made) = self.done.get_mut(&n) {
+                made.read = Some(read);
+            }
+        }
+        Ok(())
     }
 
     /// An error without an exit code of its own, met mid-run (the engine

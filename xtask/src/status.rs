@@ -6,7 +6,7 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::engine::{Engine, Listed};
-use crate::freshness::{self, Present, State, LABEL};
+use crate::freshness::{self, Expected, Present, State};
 use crate::image::Image;
 use crate::out::out;
 use crate::project::Project;
@@ -36,35 +36,40 @@ pub(crate) struct Survey {
 }
 
 /// One engine call lists the repository's tags, one inspects the present
-/// ones, whatever the number of stages.
-pub(crate) fn survey(engine: &Engine<'_>, project: &Project, image: &Image) -> Result<Survey> {
-    let chain = project.chain_texts(image);
-    let listing = engine.listing(&image.name)?;
+/// ones, whatever the number of stages. `expected`: what a build would use.
+pub(crate) fn survey(
+    engine: &Engine<'_>,
+    image: &Image,
+    expected: &Expected<'_>,
+) -> Result<Survey> {
+    let listing = engine.listing(image.repository())?;
     let find = |tag: &str| listing.iter().find(|row| row.tag == tag).cloned();
+    let stages = expected.chain.len();
     let listed: Vec<Option<Listed>> =
-        (0..chain.len()).map(|n| find(&format!("{}_stage{n}", image.tag))).collect();
+        (0..stages).map(|n| find(&format!("{}_stage{n}", image.tag))).collect();
     let full_listed = find(&image.tag);
 
     let mut refs: Vec<String> =
-        (0..chain.len()).filter(|&n| listed[n].is_some()).map(|n| image.stage(n)).collect();
+        (0..stages).filter(|&n| listed[n].is_some()).map(|n| image.stage(n)).collect();
     if full_listed.is_some() {
         refs.push(image.full());
     }
-    let mut inspected =
-        engine.inspect(&refs, LABEL)?.into_iter().map(|(id, label)| Present { id, label });
+    let mut inspected = engine.inspect(&refs)?.into_iter();
     let images: Vec<Option<Present>> =
         listed.iter().map(|row| row.as_ref().and_then(|_| inspected.next())).collect();
     let full_image = full_listed.as_ref().and_then(|_| inspected.next());
 
-    let main = project.stages.main_dockerfile();
-    let (stages, full) = freshness::judge(&chain, &images, &main, full_image.as_ref());
+    let (stages, full) = freshness::judge(expected, &images, full_image.as_ref());
     Ok(Survey { listed, full_listed, stages, full })
 }
 
 pub(crate) fn run(sh: &Shell, project: &Project) -> Result<()> {
     let image = project.image(sh)?;
     let engine = Engine::new(sh, &project.settings.engine, false)?;
-    let survey = survey(&engine, project, &image)?;
+    // Judged against what `cargo xtask stages` would build now.
+    let (chain, main) = (project.chain_to_build(&image)?, project.main_to_build()?);
+    let words = project.settings.build_words()?;
+    let survey = survey(&engine, &image, &Expected { chain: &chain, words: &words, main: &main })?;
 
     let mut rows = vec![["stage", "snippet", "image", "size", "age", "state"].map(String::from)];
     let shown = |listed: &Option<Listed>| match listed {

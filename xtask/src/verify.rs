@@ -60,7 +60,7 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
     let _cleanup = RemoveOnDrop { engine: &engine, tag: &main_tag };
 
     let plan = Plan { stages: (0..=last).collect(), full: Some(main_tag.clone()) };
-    stages::build(sh, project, options, &image, plan, None)?;
+    stages::Session::open(sh, project, options, &image)?.build(plan)?;
 
     eprintln!("comparing {chain_tag} (the chain) with the main Dockerfile's image");
     let mut differences =
