@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::support::docker::{docker, Builder, Repo, BASE_IMAGE};
+use crate::support::docker::{Builder, Repo, BASE_IMAGE};
 use crate::support::Project;
 
 const RUNS: usize = 8;
@@ -115,40 +115,62 @@ fn flavoured_snippets(project: &Project) {
     project.write("b", "b");
 }
 
-/// Checks that `repo` holds every stage and the full image, each with the
-/// flavour of its own run (`None`: not checked), each stage's label naming its
+/// The build words that choose a flavour, as the team's settings would give them.
+fn flavour_args(flavour: &str) -> String {
+    format!("--build-arg FLAVOUR={flavour}")
+}
+
+/// Checks that `repo` holds every stage and the full image, each with
+/// `flavour` (checked when `check_content`), each stage's label naming its
 /// own parent, and that `status` calls every stage fresh.
-fn check_own_tags(project: &Project, repo: &Repo, flavour: Option<&str>) {
+fn check_own_tags(project: &Project, repo: &Repo, flavour: &str, check_content: bool) {
     assert_eq!(repo.tags(), ["latest", "latest_stage0", "latest_stage1", "latest_stage2"]);
-    let Some(flavour) = flavour else { return check_labels_and_status(project, repo) };
+    if !check_content {
+        return check_labels_and_status(project, repo, flavour);
+    }
     for tag in ["latest_stage0", "latest_stage1", "latest_stage2", "latest"] {
-        let env = docker(&["image", "inspect", "--format", "{{json .Config.Env}}", &repo.tag(tag)]);
+        let env = repo.engine.docker(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Env}}",
+            &repo.tag(tag),
+        ]);
         assert!(
             env.contains(&format!("\"FLAVOUR={flavour}\"")),
             "{}: built on another run's stage ({env})",
             repo.tag(tag)
         );
     }
-    check_labels_and_status(project, repo);
+    check_labels_and_status(project, repo, flavour);
 }
 
-fn check_labels_and_status(project: &Project, repo: &Repo) {
-    for n in 1..3 {
-        let label = docker(&[
+fn check_labels_and_status(project: &Project, repo: &Repo, flavour: &str) {
+    let inspect = |n: usize| {
+        repo.engine.docker(&[
             "image",
             "inspect",
             "--format",
-            "{{index .Config.Labels \"xtask.stages\"}}",
+            "{{.Created}} {{index .Config.Labels \"xtask.stages\"}}",
             &repo.tag(&format!("latest_stage{n}")),
-        ]);
-        let parent = repo.id(&format!("latest_stage{}", n - 1)).unwrap();
+        ])
+    };
+    for n in 1..3 {
+        let (label, parent) = (inspect(n), inspect(n - 1));
+        let (parent_created, parent_label) = parent.split_once(' ').unwrap();
+        let parent_key = parent_label.rsplit_once(";key=").unwrap().1;
         assert!(
-            label.contains(&format!(";parent={parent};")),
+            label.contains(&format!(";parent={parent_key}@{parent_created};")),
             "{} label {label}, parent {parent}",
             repo.tag(&format!("latest_stage{n}"))
         );
     }
-    let status = project.xtask(&["status"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+    let status = project
+        .xtask(&["status"])
+        .env("DOCKER_IMAGE", &repo.name)
+        .env("DOCKER_BUILD_ARGS", flavour_args(flavour))
+        .run()
+        .ok();
     let rows: Vec<String> = status.stdout().lines().skip(1).map(str::to_string).collect();
     assert_eq!(rows.len(), 4, "three stages and the full image: {}", status.stdout());
     assert!(rows[..3].iter().all(|r| r.trim_end().ends_with("fresh")), "{}", status.stdout());
@@ -161,36 +183,35 @@ fn stages_at_once(runs: [(&Project, &Repo, &str); 2], check_content: bool) {
     let children: Vec<Child> = runs
         .iter()
         .map(|(project, repo, flavour)| {
-            let arg = format!("FLAVOUR={flavour}");
-            xtask(project, &["stages", "--", "--build-arg", &arg], &[("DOCKER_IMAGE", &repo.name)])
-                .spawn()
-                .unwrap()
+            let args = flavour_args(flavour);
+            let env = [("DOCKER_IMAGE", repo.name.as_str()), ("DOCKER_BUILD_ARGS", &args)];
+            xtask(project, &["stages"], &env).spawn().unwrap()
         })
         .collect();
     for (child, (_, repo, _)) in children.into_iter().zip(&runs) {
         expect_success(&child.wait_with_output().unwrap(), &format!("stages for {}", repo.name));
     }
     for (project, repo, flavour) in runs {
-        check_own_tags(project, repo, check_content.then_some(flavour));
+        check_own_tags(project, repo, flavour, check_content);
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     /// The same checkout, two images (say two flavours of one app) built at once.
     fn two_stages_runs_on_different_images_in_one_project(builder: Builder) {
-        let (a, b) = (Repo::new("conc-same-a"), Repo::new("conc-same-b"));
+        let (a, b) = (builder.repo("conc-same-a"), builder.repo("conc-same-b"));
         let project = Project::on("conc-same", builder);
         flavoured_snippets(&project);
         stages_at_once([(&project, &a, "same-a"), (&project, &b, "same-b")], true);
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn two_stages_runs_in_different_projects(builder: Builder) {
-        let (a, b) = (Repo::new("conc-apart-a"), Repo::new("conc-apart-b"));
+        let (a, b) = (builder.repo("conc-apart-a"), builder.repo("conc-apart-b"));
         let (pa, pb) = (Project::on("conc-apart-a", builder), Project::on("conc-apart-b", builder));
         flavoured_snippets(&pa);
         flavoured_snippets(&pb);
-        stages_at_once([(&pa, &a, "apart-a"), (&pb, &b, "apart-b")], builder == Builder::Legacy);
+        stages_at_once([(&pa, &a, "apart-a"), (&pb, &b, "apart-b")], builder != Builder::BuildKit);
     }
 }

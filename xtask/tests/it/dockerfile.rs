@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{assert_expected, Project};
+use crate::support::{assert_expected, updating_expected_files, Project};
 
 fn expected_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected")
@@ -58,7 +58,7 @@ fn generation_matches_expected_files() {
                 &project.read(&format!(".docker/generated/{name}")),
             );
         }
-        if std::env::var_os("UPDATE_EXPECT").is_none() {
+        if !updating_expected_files() {
             let mut want: Vec<String> = fs::read_dir(expected.join("chain"))
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().to_string())

@@ -9,7 +9,7 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::docker::{docker, Builder, Repo, BASE_IMAGE};
+use crate::support::docker::{Builder, Repo, BASE_IMAGE};
 use crate::support::Project;
 
 /// The real docker program of `builder`, as a path.
@@ -74,9 +74,9 @@ fn one_error_line(stderr: &str) -> String {
     lines[errors[0]].to_string()
 }
 
-on_both_builders! {
+on_every_engine! {
     fn daemon_stopping_after_the_first_build(builder: Builder) {
-        let repo = Repo::new("daemon-stops");
+        let repo = builder.repo("daemon-stops");
         let project = Project::on("daemon-stops", builder);
         three_stages(&project, "ENV S1=1\n");
         let engine = stopping_engine(&project.root.parent().unwrap().join("engine"), false, builder);
@@ -92,11 +92,11 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     /// A daemon that stops for good: every call after the first build fails,
     /// including the one that reads the new stage's id for its child's label.
     fn daemon_gone_for_every_call_after_the_first_build(builder: Builder) {
-        let repo = Repo::new("daemon-gone");
+        let repo = builder.repo("daemon-gone");
         let project = Project::on("daemon-gone", builder);
         three_stages(&project, "ENV S1=1\n");
         let engine = stopping_engine(&project.root.parent().unwrap().join("engine"), true, builder);
@@ -164,7 +164,7 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// Whether a process on this machine runs `sleep <seconds>`: the build step
-/// of the test, which runs as a host process on both builders.
+/// of the test, which runs as a host process on every engine and builder.
 fn sleeping(seconds: u32) -> bool {
     let wanted = format!("sleep\0{seconds}\0");
     std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
@@ -216,7 +216,7 @@ impl Running {
 fn ctrl_c(to_group: bool, name: &str, builder: Builder) {
     // A step no other test runs, so that its process is told apart.
     let seconds = 3000 + u32::from(to_group) * 10 + builder as u32;
-    let repo = Repo::new(name);
+    let repo = builder.repo(name);
     let project = Project::on(name, builder);
     three_stages(&project, &format!("RUN sleep {seconds}\n"));
     let mut running = start_stages(&project, &repo);
@@ -247,18 +247,18 @@ fn ctrl_c(to_group: bool, name: &str, builder: Builder) {
     // stopped it, a moment after the client is gone.
     let ancestor = format!("ancestor={}", repo.tag("latest_stage0"));
     wait_until(Duration::from_secs(20), "the interrupted build left a container", || {
-        docker(&["ps", "-aq", "--filter", &ancestor]).is_empty()
+        builder.docker(&["ps", "-aq", "--filter", &ancestor]).is_empty()
     });
     println!("stopped {took:?} after SIGINT with {status}; {error}");
 }
 
-on_both_builders! {
+on_every_engine! {
     fn ctrl_c_to_the_process_group_stops_the_build(builder: Builder) {
         ctrl_c(true, "ctrl-c-group", builder);
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn sigint_to_the_xtask_alone_is_passed_on_to_docker(builder: Builder) {
         ctrl_c(false, "ctrl-c-pid", builder);
     }

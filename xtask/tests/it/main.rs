@@ -1,7 +1,7 @@
 //! The end-to-end tests, in one binary as ripgrep keeps them: one link step,
 //! and tests that run side by side. One module per feature; each test runs
 //! the real `xtask` binary in a temp folder of its own. The tests that build
-//! run on both of Docker's builders (see `support::docker::Builder`).
+//! run on every engine and builder (see `support::docker::Builder`).
 
 #[macro_use]
 mod support;
@@ -10,6 +10,7 @@ mod bad_input;
 mod concurrency;
 mod dockerfile;
 mod engine_failures;
+mod engines;
 mod hook;
 mod interrupted_writes;
 mod no_shell;

@@ -1,6 +1,6 @@
 //! Sharing stage images through a real local registry: `--push` and `--pull`.
 
-use crate::support::docker::{docker_ok, Builder, Repo, BASE_IMAGE};
+use crate::support::docker::{Builder, BASE_IMAGE};
 use crate::support::registry::Registry;
 use crate::support::Project;
 
@@ -18,12 +18,13 @@ fn four_stages(name: &str, builder: Builder) -> Project {
     project
 }
 
-on_both_builders! {
+on_every_engine! {
+    also_modern_legacy;
     /// One machine pushes stages 0-2; another, with none of them, builds stage 3
     /// by pulling stage 2 only.
     fn push_then_pull_only_what_is_missing(builder: Builder) {
         let registry = Registry::start();
-        let repo = Repo::at(&registry.host, "shared");
+        let repo = builder.repo_at(&registry.host, "shared");
         let project = four_stages("shared", builder);
         let out =
             project.xtask(&["stages", "0-2", "--push"]).env("DOCKER_IMAGE", &repo.name).run().ok();
@@ -58,10 +59,10 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn a_failed_pull_falls_back_to_building(builder: Builder) {
         let registry = Registry::start();
-        let repo = Repo::at(&registry.host, "fallback");
+        let repo = builder.repo_at(&registry.host, "fallback");
         let project = four_stages("fallback", builder);
         project
             .xtask(&["stages", "1", "--pull"])
@@ -74,10 +75,10 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn a_failed_push_stops_the_run_and_names_the_tag(builder: Builder) {
         // Nothing listens on port 1.
-        let repo = Repo::at("127.0.0.1:1", "push-fails");
+        let repo = builder.repo_at("127.0.0.1:1", "push-fails");
         let project = four_stages("push-fails", builder);
         project
             .xtask(&["stages", "0", "1", "--push"])
@@ -86,6 +87,6 @@ on_both_builders! {
             .error(1, &format!("pushing {}:latest_stage0 failed:", repo.name))
             .stderr_has("not built: stage 1");
         assert_eq!(repo.tags(), ["latest_stage0"]);
-        assert!(!docker_ok(&["image", "inspect", &repo.tag("latest_stage1")]));
+        assert!(!builder.docker_ok(&["image", "inspect", &repo.tag("latest_stage1")]));
     }
 }

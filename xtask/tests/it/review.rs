@@ -5,26 +5,21 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::docker::{docker, Builder, Repo, BASE_IMAGE};
+use crate::support::docker::{Builder, Repo, BASE_IMAGE};
 use crate::support::Project;
-
-/// A name of its own for each builder's run of a test: they run side by side.
-fn named(name: &str, builder: Builder) -> String {
-    format!("{name}-{}", format!("{builder:?}").to_lowercase())
-}
 
 /// Containers carrying `label`: the snippets below put it on their images, so
 /// every container made from them (a build step's, verify's export) has it,
 /// and tests running side by side do not count each other's.
-fn containers(label: &str) -> Vec<String> {
-    let ids = docker(&["ps", "-aq", "--filter", &format!("label={label}")]);
+fn containers(builder: Builder, label: &str) -> Vec<String> {
+    let ids = builder.docker(&["ps", "-aq", "--filter", &format!("label={label}")]);
     ids.lines().map(str::to_string).collect()
 }
 
 /// Those of them that verify created to export an image (command `/xtask-export`).
-fn export_containers(label: &str) -> Vec<String> {
+fn export_containers(builder: Builder, label: &str) -> Vec<String> {
     let filter = format!("label={label}");
-    let rows = docker(&[
+    let rows = builder.docker(&[
         "ps",
         "-a",
         "--no-trunc",
@@ -92,10 +87,10 @@ fn dry_run_into_a_closed_pipe_exits_0_quietly() {
     );
 }
 
-on_both_builders! {
+on_every_engine! {
     fn verify_names_a_non_utf8_file_escaped(builder: Builder) {
-        let name = named("review-bytes", builder);
-        let repo = Repo::new(&name);
+        let name = builder.named("review-bytes");
+        let repo = builder.repo(&name);
         let project = Project::on(&name, builder);
         project.stages(&[
             &format!("FROM {BASE_IMAGE}"),
@@ -114,40 +109,40 @@ on_both_builders! {
 /// verify agrees, differs or fails (a build step exits 1): no container of its
 /// images stays, the export's or a failed build step's.
 fn verify_leaves_no_container(builder: Builder, case: &str, later: &str, code: i32) {
-    let name = named(&format!("review-containers-{case}"), builder);
+    let name = builder.named(&format!("review-containers-{case}"));
     let label = format!("xtask-review-{}-{name}", std::process::id());
-    let repo = Repo::new(&name);
+    let repo = builder.repo(&name);
     let project = Project::on(&name, builder);
     project.stages(&[&labelled_base(&label), later, "ENV DONE=1"]);
     project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).run().code(code);
-    assert_eq!(containers(&label), Vec::<String>::new());
+    assert_eq!(containers(builder, &label), Vec::<String>::new());
 }
 
-on_both_builders! {
+on_every_engine! {
     fn verify_that_agrees_leaves_no_container(builder: Builder) {
         verify_leaves_no_container(builder, "agree", "ENV A=1", 0);
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn verify_that_differs_leaves_no_container(builder: Builder) {
         verify_leaves_no_container(builder, "differ", "ONBUILD RUN touch /x", 1);
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn verify_whose_build_fails_leaves_no_container(builder: Builder) {
         verify_leaves_no_container(builder, "fail", "RUN false", 1);
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     /// A Ctrl-C while verify reads an image's files removes the export
     /// container and the temporary tag.
     fn interrupted_verify_removes_its_container_and_tag(builder: Builder) {
-        let name = named("review-interrupt", builder);
+        let name = builder.named("review-interrupt");
         let label = format!("xtask-review-{}-{name}", std::process::id());
-        let repo = Repo::new(&name);
+        let repo = builder.repo(&name);
         let project = Project::on(&name, builder);
         // A big file keeps the export running long enough to be interrupted.
         project.stages(&[
@@ -159,7 +154,7 @@ on_both_builders! {
         let mut child = command.spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(300);
         // Not a build step's container: the export's.
-        while export_containers(&label).is_empty() {
+        while export_containers(builder, &label).is_empty() {
             assert!(child.try_wait().unwrap().is_none(), "verify ended before its export");
             assert!(Instant::now() < deadline, "no export container");
             std::thread::sleep(Duration::from_millis(20));
@@ -168,7 +163,7 @@ on_both_builders! {
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(130), "{stderr}");
-        assert_eq!(containers(&label), Vec::<String>::new());
+        assert_eq!(containers(builder, &label), Vec::<String>::new());
         assert!(!repo.tags().iter().any(|t| t.contains("verify")), "{:?}", repo.tags());
     }
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::docker::{Repo, BASE_IMAGE};
+use crate::support::docker::{Engine, BASE_IMAGE};
 use crate::support::{FakeEngine, Project};
 
 pub(crate) const SETTINGS: &str = ".docker/stages.env";
@@ -259,11 +259,11 @@ fn a_re_include_line_silences_the_context_warning() {
 
 /// The files under `/provision_dir` of `image`, read as verify reads an
 /// image: `docker create`, then `docker export` of that container.
-fn provision_dir_files(image: &str) -> Vec<String> {
-    let id = crate::support::docker::docker(&["create", image, "/bin/true"]);
-    let export = Command::new("docker").args(["export", &id]).output();
+fn provision_dir_files(engine: Engine, image: &str) -> Vec<String> {
+    let id = engine.docker(&["create", image, "/bin/true"]);
+    let export = engine.command(&["export", &id]).output();
     // Removed before any assertion: no container is left behind.
-    crate::support::docker::docker(&["rm", "-f", &id]);
+    engine.docker(&["rm", "-f", &id]);
     let export = export.unwrap();
     assert!(export.status.success(), "docker export failed");
     let mut tar = Command::new("tar")
@@ -284,7 +284,7 @@ fn provision_dir_files(image: &str) -> Vec<String> {
         .collect()
 }
 
-on_both_builders! {
+on_every_engine! {
     /// `ADD . /provision_dir` in a vendored non-Rust project: the stage image
     /// holds the code and none of the tool's files.
     fn a_vendored_projects_stage_image_holds_none_of_the_tools_files(builder: Builder) {
@@ -296,9 +296,9 @@ on_both_builders! {
         for n in 2..5 {
             std::fs::remove_file(project.path(&format!(".docker/Dockerfile.stage{n}"))).unwrap();
         }
-        let repo = Repo::new(&format!("clean-context-{builder:?}").to_lowercase());
+        let repo = builder.repo(&builder.named("clean-context"));
         project.xtask(&["stages", "0", "1"]).env("DOCKER_IMAGE", &repo.name).run().ok();
-        let files = provision_dir_files(&repo.tag("latest_stage1"));
+        let files = provision_dir_files(builder.engine(), &repo.tag("latest_stage1"));
         assert!(files.iter().any(|f| f == "manage.py"), "the code is there: {files:?}");
         let tool: Vec<&String> = files
             .iter()

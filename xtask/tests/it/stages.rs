@@ -1,7 +1,7 @@
 //! `cargo xtask stages` and `status` against the real Docker engine, on a
 //! busybox base image the tests import themselves.
 
-use crate::support::docker::{file_tree, run_in, Repo, BASE_IMAGE};
+use crate::support::docker::BASE_IMAGE;
 use crate::support::Project;
 
 /// Three stages with ARGs declared in one stage and used in later ones, a
@@ -17,9 +17,10 @@ fn args_and_escape(project: &Project) {
     ]);
 }
 
-on_both_builders! {
+on_every_engine! {
+    also_modern_legacy;
     fn every_stage_then_the_full_image_with_the_same_files(builder: Builder) {
-        let repo = Repo::new("full");
+        let repo = builder.repo("full");
         let project = Project::on("full", builder);
         args_and_escape(&project);
         let out = project
@@ -33,14 +34,14 @@ on_both_builders! {
             assert!(out.stderr().contains(row), "summary lacks {row}");
         }
 
-        let chain = file_tree(&repo.tag("latest_stage2"));
-        let main = file_tree(&repo.tag("latest"));
+        let chain = builder.file_tree(&repo.tag("latest_stage2"));
+        let main = builder.file_tree(&repo.tag("latest"));
         assert_eq!(chain, main, "the chain and the main Dockerfile made different files");
         assert!(chain.contains("/data/s2"), "{chain}");
         // s1 and s2 depend on the builder (a bare ARG keeps its value in BuildKit
         // and empties it in the legacy builder): the tree comparison covers them.
         assert_eq!(
-            run_in(
+            builder.run_in(
                 &repo.tag("latest_stage2"),
                 "cat /data/greeting /data/path /data/env0 /data/env1 /data/env2"
             ),
@@ -49,9 +50,9 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn one_stage_from_nothing_builds_its_ancestors_only(builder: Builder) {
-        let repo = Repo::new("ancestors");
+        let repo = builder.repo("ancestors");
         let project = Project::on("ancestors", builder);
         project.stages(&[
             &format!("FROM {BASE_IMAGE}\nCOPY a /a"),
@@ -70,13 +71,13 @@ on_both_builders! {
         project.write("d", "changed code");
         project.xtask(&["stages", "stage4"]).env("DOCKER_IMAGE", &repo.name).run().ok();
         assert_eq!(repo.id("latest_stage3").unwrap(), stage3, "stage 4 alone must not rebuild stage 3");
-        assert_eq!(run_in(&repo.tag("latest_stage4"), "cat /d /e"), "de");
+        assert_eq!(builder.run_in(&repo.tag("latest_stage4"), "cat /d /e"), "de");
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn a_failing_stage_stops_the_chain_and_names_itself(builder: Builder) {
-        let repo = Repo::new("failing");
+        let repo = builder.repo("failing");
         let project = Project::on("failing", builder);
         project.stages(&[
             &format!("FROM {BASE_IMAGE}"),
@@ -94,9 +95,9 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn status_follows_snippet_changes_and_parent_rebuilds(builder: Builder) {
-        let repo = Repo::new("status");
+        let repo = builder.repo("status");
         let project = Project::on("status", builder);
         project.stages(&[&format!("FROM {BASE_IMAGE}\nENV S0=1"), "ENV S1=1", "ENV S2=1"]);
         let status = |p: &Project| {
@@ -134,9 +135,9 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn image_names_with_a_registry_port_and_tag(builder: Builder) {
-        let registry_repo = Repo::at("localhost:5000", "port");
+        let registry_repo = builder.repo_at("localhost:5000", "port");
         let name = registry_repo.name.clone();
         let project = Project::on("port", builder);
         project.stages(&[&format!("FROM {BASE_IMAGE}"), "ENV X=1"]);

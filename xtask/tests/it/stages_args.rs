@@ -36,7 +36,7 @@ fn dry_run_prints_what_a_real_run_executes() {
     assert_eq!(printed.lines().count(), 8, "4 builds and 4 pushes:\n{printed}");
     assert!(
         printed.contains(
-            "$(docker image inspect --format '{{.Id}}' localhost:5000/team/app:v1_stage0)"
+            "$(docker image inspect --format '{{.Created}}' localhost:5000/team/app:v1_stage0)"
         ),
         "{printed}"
     );
@@ -63,13 +63,17 @@ fn dry_run_prints_what_a_real_run_executes() {
     assert!(from_real_run[0].starts_with(
         "[build][--force-rm][-t][localhost:5000/team/app:v1_stage0][-f][.docker/generated/Dockerfile.stage0][--label][xtask.stages=dockerfile=sha256:"
     ), "{}", from_real_run[0]);
-    assert!(from_real_run[0].ends_with(
-        ";parent=;image=localhost:5000/team/app][--build-arg][APP_ENV_NAME=ci][--network][host][--label][a b][--build-arg][NOTE=it's \"quoted\" $(not run)][.]"
-    ), "{}", from_real_run[0]);
     assert!(
-        from_real_run[2].contains(
-            ";parent=sha256:id-of-localhost_5000_team_app_v1_stage0;image=localhost:5000/team/app]"
-        ),
+        from_real_run[0].contains(";parent=;image=localhost:5000/team/app;key=sha256:"),
+        "{}",
+        from_real_run[0]
+    );
+    assert!(from_real_run[0].ends_with(
+        "][--build-arg][APP_ENV_NAME=ci][--network][host][--label][a b][--build-arg][NOTE=it's \"quoted\" $(not run)][.]"
+    ), "{}", from_real_run[0]);
+    // Stage 1's label names stage 0 by its key and creation time.
+    assert!(
+        from_real_run[2].contains("@created-of-localhost_5000_team_app_v1_stage0;image=localhost:5000/team/app;key=sha256:"),
         "{}",
         from_real_run[2]
     );
@@ -104,7 +108,7 @@ fn missing_ancestors_are_built_down_to_the_nearest_existing_one() {
     assert_eq!(builds.len(), 2, "{builds:?}");
     assert!(
         builds[0].starts_with("[build][--force-rm][-t][ns/app:latest_stage2]")
-            && builds[0].contains(";parent=sha256:one;image=ns/app]")
+            && builds[0].contains("@created-of-ns_app_latest_stage1;image=ns/app;key=sha256:")
     );
     assert!(builds[1].starts_with("[build][--force-rm][-t][ns/app:latest_stage3]"));
     let summary = out.stderr();

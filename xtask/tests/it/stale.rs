@@ -1,9 +1,15 @@
 //! `cargo xtask stages --stale`, open ranges, and the closing line that names
-//! the images a run leaves behind, on both builders.
+//! the images a run leaves behind, on every engine.
 
 use crate::status::{four_stages, states};
-use crate::support::docker::{docker, Repo};
 use crate::support::{FakeEngine, Project};
+
+/// The tag a printed `docker build` command gives its image: the word after `-t`.
+fn built_tag(command: &str) -> &str {
+    let mut words = command.split_whitespace();
+    words.find(|&w| w == "-t");
+    words.next().unwrap_or("")
+}
 
 /// The stages (and `full`) a run's summary says it built.
 fn built(stderr: &str) -> Vec<String> {
@@ -14,9 +20,10 @@ fn built(stderr: &str) -> Vec<String> {
         .collect()
 }
 
-on_both_builders! {
+on_every_engine! {
+    also_modern_legacy;
     fn stale_builds_exactly_what_is_not_fresh(builder: Builder) {
-        let repo = Repo::new("stale");
+        let repo = builder.repo("stale");
         let project = Project::on("stale", builder);
         four_stages(&project);
         project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
@@ -24,7 +31,7 @@ on_both_builders! {
 
         let dry = project.xtask(&["stages", "--stale", "--dry-run"]).env("DOCKER_IMAGE", &repo.name).run().ok();
         let printed = dry.stdout();
-        let tags: Vec<&str> = printed.lines().map(|l| l.split_whitespace().nth(4).unwrap_or("")).collect();
+        let tags: Vec<&str> = printed.lines().map(built_tag).collect();
         assert_eq!(tags, [repo.tag("latest_stage2"), repo.tag("latest_stage3"), repo.tag("latest")]);
 
         let out = project.xtask(&["stages", "--stale"]).env("DOCKER_IMAGE", &repo.name).run().ok();
@@ -39,9 +46,9 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn rebuilding_one_stage_names_what_it_leaves_behind(builder: Builder) {
-        let repo = Repo::new("behind");
+        let repo = builder.repo("behind");
         let project = Project::on("behind", builder);
         four_stages(&project);
         project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
@@ -69,13 +76,13 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn a_missing_stage_below_a_present_one_does_not_count(builder: Builder) {
-        let repo = Repo::new("stale-gap");
+        let repo = builder.repo("stale-gap");
         let project = Project::on("stale-gap", builder);
         four_stages(&project);
         project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
-        docker(&["image", "rm", &repo.tag("latest_stage1")]);
+        builder.docker(&["image", "rm", &repo.tag("latest_stage1")]);
         assert_eq!(states(&project, &repo), ["fresh", "missing", "fresh", "fresh", "fresh"]);
         project
             .xtask(&["stages", "--stale", "--dry-run"])
@@ -96,8 +103,7 @@ fn open_ranges_build_through_the_last_stage() {
         let out =
             project.xtask(&["stages", range, "--dry-run"]).env("PATH", fake.path()).run().ok();
         let printed = out.stdout();
-        let tags: Vec<&str> =
-            printed.lines().map(|l| l.split_whitespace().nth(4).unwrap_or("")).collect();
+        let tags: Vec<&str> = printed.lines().map(built_tag).collect();
         assert_eq!(tags, ["open-range:latest_stage2", "open-range:latest_stage3"], "{range}");
     }
 }
@@ -127,11 +133,11 @@ fn stale_on_an_unreachable_engine_is_an_environment_error() {
 }
 
 #[test]
-fn builds_read_their_image_id_from_the_build() {
-    let project = Project::new("iidfile");
+fn each_parent_built_in_the_run_is_inspected_once() {
+    let project = Project::new("parent-ids");
     project.stages(&["FROM busybox", "RUN 1", "RUN 2"]);
     let fake = FakeEngine::new(&project);
     project.xtask(&["stages"]).env("PATH", fake.path()).run().ok();
     let inspects = fake.take_calls().iter().filter(|c| c.starts_with("[image][inspect]")).count();
-    assert_eq!(inspects, 0, "each parent id comes from --iidfile");
+    assert_eq!(inspects, 2, "stages 0 and 1, for the labels of stages 1 and 2");
 }

@@ -1,5 +1,5 @@
 //! `cargo xtask status`: every stage and the full image, with every reason
-//! that applies, on both builders.
+//! that applies, on every engine.
 
 use crate::support::docker::{Repo, BASE_IMAGE};
 use crate::support::Project;
@@ -30,9 +30,10 @@ pub fn states(project: &Project, repo: &Repo) -> Vec<String> {
         .collect()
 }
 
-on_both_builders! {
+on_every_engine! {
+    also_modern_legacy;
     fn a_middle_snippet_change_shows_on_every_row_above_it(builder: Builder) {
-        let repo = Repo::new("status-middle");
+        let repo = builder.repo("status-middle");
         let project = Project::on("status-middle", builder);
         four_stages(&project);
         project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
@@ -52,9 +53,9 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn rows_carry_the_full_image_size_and_age(builder: Builder) {
-        let repo = Repo::new("status-columns");
+        let repo = builder.repo("status-columns");
         let project = Project::on("status-columns", builder);
         four_stages(&project);
         project.xtask(&["stages", "0"]).env("DOCKER_IMAGE", &repo.name).run().ok();
@@ -69,9 +70,9 @@ on_both_builders! {
     }
 }
 
-on_both_builders! {
+on_every_engine! {
     fn a_stage_built_by_hand_is_not_ours(builder: Builder) {
-        let repo = Repo::new("status-hand");
+        let repo = builder.repo("status-hand");
         let project = Project::on("status-hand", builder);
         four_stages(&project);
         project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();

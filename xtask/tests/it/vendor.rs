@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use crate::support::docker::{run_in, Repo, BASE_IMAGE};
+use crate::support::docker::BASE_IMAGE;
 use crate::support::Project;
 
 const ALIAS: &str = "[alias]\nxtask = \"run --package xtask --\"\n";
@@ -51,7 +51,8 @@ fn digests(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<&str, u64> {
         .collect()
 }
 
-on_both_builders! {
+on_every_engine! {
+    also_modern_legacy;
     fn a_python_web_app_gets_the_tool_and_builds_stage_0(builder: Builder) {
         let project = Project::on("django-app", builder);
         project
@@ -94,7 +95,7 @@ on_both_builders! {
         project.cargo("", &["build", "--offline", "-p", "xtask"]).run().ok();
         assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
 
-        let repo = Repo::new("vendored");
+        let repo = builder.repo("vendored");
         project.write("target/debug/junk", "build output");
         project
             .cargo(
@@ -106,7 +107,7 @@ on_both_builders! {
             .ok();
         assert_eq!(repo.tags(), ["latest_stage0"]);
         assert_eq!(
-            run_in(
+            builder.run_in(
                 &repo.tag("latest_stage0"),
                 "cat /srv/app/requirements.txt; test -e /srv/app/target || echo no target"
             ),

@@ -1,60 +1,217 @@
-//! The real Docker engine, for the tests that build: a busybox base image made
-//! locally (nothing can be pulled), and image names each test owns.
+//! The real Docker engines, for the tests that build: the machine's dockerd
+//! 20.10 (the first engine) and Docker 26 with buildx and the containerd image
+//! store (the modern engine, started by `.ci/modern-engine`), each with a
+//! busybox base image made locally (nothing can be pulled), and image names
+//! each test owns.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// The locally imported base image every test snippet set builds on.
 pub const BASE_IMAGE: &str = "xtask-test/busybox:latest";
 
-/// Runs docker with `args`; panics with its output when it fails.
+/// Runs the first engine's docker with `args`; panics with its output when it fails.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("cannot run docker");
-    if !out.status.success() {
-        panic!("docker {args:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    }
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    Engine::First.docker(args)
 }
 
-/// Whether docker `args` succeeds, output discarded.
+/// Whether the first engine's docker `args` succeeds, output discarded.
 pub fn docker_ok(args: &[&str]) -> bool {
-    Command::new("docker")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    Engine::First.docker_ok(args)
 }
 
-/// Makes sure an engine answers and the base image exists. A test that needs
-/// docker fails here, saying how to get one, rather than skipping.
-pub fn engine() {
-    static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
-        if !docker_ok(&["info"]) {
+/// A Docker engine the tests drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The machine's engine (dockerd 20.10), reached as `docker` reaches it.
+    First,
+    /// Docker 26 with buildx and the containerd image store: a second dockerd
+    /// with a socket of its own.
+    Modern,
+}
+
+impl Engine {
+    /// Its docker client with `args`, without running it.
+    pub fn command(self, args: &[&str]) -> Command {
+        self.ready();
+        let mut command = match self {
+            Engine::First => Command::new("docker"),
+            Engine::Modern => {
+                let modern = modern();
+                let mut command = Command::new(&modern.client);
+                command.envs(modern.env());
+                command
+            }
+        };
+        command.args(args);
+        command
+    }
+
+    /// Runs its docker with `args`; panics with the output when it fails.
+    pub fn docker(self, args: &[&str]) -> String {
+        let mut out = self.command(args).output().expect("cannot run docker");
+        // The containerd store fails a listing when one of its images is
+        // removed meanwhile (by another test): ask again.
+        for _ in 0..5 {
+            let said = String::from_utf8_lossy(&out.stderr);
+            if !(said.contains("failed to calculate size") || said.contains("content digest")) {
+                break;
+            }
+            out = self.command(args).output().expect("cannot run docker");
+        }
+        if !out.status.success() {
             panic!(
-                "these tests need a running Docker engine and `docker info` fails.\n\
-                 Start one: `sudo dockerd &` (add --storage-driver=vfs where overlay does not work),\n\
-                 or install it first: `sudo apt-get install docker.io`. `.ci/run` does both."
+                "{self:?} engine: docker {args:?} failed: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
             );
         }
-        if !docker_ok(&["image", "inspect", BASE_IMAGE]) {
-            import_busybox();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Whether docker `args` succeeds on it, output discarded.
+    pub fn docker_ok(self, args: &[&str]) -> bool {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Makes sure the engine answers and the base image exists. A test that
+    /// needs the first engine fails here, saying how to get one, rather than
+    /// skipping; the modern one is started here when it does not answer.
+    fn ready(self) {
+        static READY: [OnceLock<()>; 2] = [OnceLock::new(), OnceLock::new()];
+        READY[self as usize].get_or_init(|| {
+            let bare = |args: &[&str]| match self {
+                Engine::First => Command::new("docker").args(args).output(),
+                Engine::Modern => {
+                    let modern = modern();
+                    Command::new(&modern.client).args(args).envs(modern.env()).output()
+                }
+            };
+            let answers = bare(&["info"]).is_ok_and(|o| o.status.success());
+            if !answers {
+                match self {
+                    Engine::First => panic!(
+                        "these tests need a running Docker engine and `docker info` fails.\n\
+                         Start one: `sudo dockerd &` (add --storage-driver=vfs where overlay does not work),\n\
+                         or install it first: `sudo apt-get install docker.io`. `.ci/run` does both."
+                    ),
+                    Engine::Modern => panic!(
+                        "the modern engine started by .ci/modern-engine does not answer; \
+                         run `bash .ci/modern-engine start` to see why (its log: {})",
+                        modern().log.display()
+                    ),
+                }
+            }
+            let has_base = bare(&["image", "inspect", BASE_IMAGE]).is_ok_and(|o| o.status.success());
+            if !has_base {
+                import_busybox(self, bare);
+            }
+        });
+    }
+
+    /// Runs `script` with busybox sh in `image` and returns what it prints.
+    pub fn run_in(self, image: &str, script: &str) -> String {
+        self.docker(&["run", "--rm", "--entrypoint", "/bin/sh", image, "-c", script])
+    }
+
+    /// Every file of `image` with its type, mode, owner, size, content digest
+    /// and link target: what a user would call "the same files".
+    pub fn file_tree(self, image: &str) -> String {
+        self.run_in(
+            image,
+            "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -name .dockerenv \
+             -o -path /etc/hostname -o -path /etc/hosts -o -path /etc/resolv.conf \\) -prune \
+             -o -print | sort | while read -r f; do \
+               if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then sum=$(md5sum < \"$f\"); else sum=-; fi; \
+               echo \"$(stat -c '%N %f %u:%g %s' \"$f\") $sum\"; \
+             done",
+        )
+    }
+}
+
+/// The modern engine as `.ci/modern-engine serve` reports it. That script
+/// starts it unless it answers already (`.ci/run` starts it first), and stops
+/// what it started when its stdin closes: when this test process ends.
+struct Modern {
+    client: PathBuf,
+    host: String,
+    config: String,
+    log: PathBuf,
+    /// Never dropped: its stdin closes with this process.
+    _server: Mutex<Child>,
+}
+
+impl Modern {
+    fn env(&self) -> [(&'static str, &str); 2] {
+        [("DOCKER_HOST", self.host.as_str()), ("DOCKER_CONFIG", self.config.as_str())]
+    }
+}
+
+fn modern() -> &'static Modern {
+    static MODERN: OnceLock<Modern> = OnceLock::new();
+    MODERN.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/modern-engine");
+        let log =
+            std::env::temp_dir().join(format!("xtask-modern-engine-{}.log", std::process::id()));
+        let mut child = Command::new("bash")
+            .arg(&script)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        let mut env = HashMap::new();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line == "ready" => break,
+                Some(Ok(line)) => {
+                    if let Some((key, value)) = line.split_once('=') {
+                        env.insert(key.to_string(), value.to_string());
+                    }
+                }
+                _ => panic!(
+                    "the modern engine (Docker 26, containerd image store) could not start:\n{}\n\
+                     Run `bash .ci/modern-engine start` to see why; it needs Debian trixie's \
+                     packages from deb.debian.org and root for dockerd.",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ),
+            }
         }
-    });
+        let get =
+            |key: &str| env.get(key).cloned().unwrap_or_else(|| panic!("no {key} in {env:?}"));
+        Modern {
+            client: PathBuf::from(get("XTASK_MODERN_DOCKER")),
+            host: get("DOCKER_HOST"),
+            config: get("DOCKER_CONFIG"),
+            log,
+            _server: Mutex::new(child),
+        }
+    })
 }
 
 /// `docker import` of a rootfs holding a static busybox and its applets.
-fn import_busybox() {
+fn import_busybox(
+    engine: Engine,
+    docker: impl Fn(&[&str]) -> std::io::Result<std::process::Output>,
+) {
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .unwrap_or_else(|| {
             panic!("the tests need a static busybox for their base image: `sudo apt-get install busybox-static`")
         });
-    let rootfs = std::env::temp_dir().join(format!("xtask-rootfs-{}", std::process::id()));
+    let rootfs =
+        std::env::temp_dir().join(format!("xtask-rootfs-{}-{engine:?}", std::process::id()));
     let bin = rootfs.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(rootfs.join("tmp")).unwrap();
@@ -66,60 +223,110 @@ fn import_busybox() {
             let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
         }
     }
-    let mut tar = Command::new("tar")
-        .args(["-C", rootfs.to_str().unwrap(), "-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = Command::new("docker")
-        .args(["import", "-c", "ENV PATH=/bin", "-c", "CMD [\"/bin/sh\"]", "-", BASE_IMAGE])
-        .stdin(tar.stdout.take().unwrap())
-        .stdout(Stdio::null())
+    let tarball = rootfs.with_extension("tar");
+    let tar = Command::new("tar")
+        .args(["-C", rootfs.to_str().unwrap(), "-cf", tarball.to_str().unwrap(), "."])
         .status()
         .unwrap();
+    assert!(tar.success(), "tar of the busybox rootfs failed");
+    let imported = docker(&[
+        "import",
+        "-c",
+        "ENV PATH=/bin",
+        "-c",
+        "CMD [\"/bin/sh\"]",
+        tarball.to_str().unwrap(),
+        BASE_IMAGE,
+    ])
+    .unwrap();
     assert!(
-        status.success() && tar.wait().unwrap().success(),
-        "docker import of the busybox rootfs failed"
+        imported.status.success(),
+        "{engine:?} engine: docker import of the busybox rootfs failed: {}",
+        String::from_utf8_lossy(&imported.stderr)
     );
     let _ = std::fs::remove_dir_all(rootfs);
+    let _ = std::fs::remove_file(tarball);
 }
 
-/// One of Docker's two builders, as the xtask reaches it: an engine program
-/// (`DOCKER`) and `DOCKER_BUILDKIT`. Every test that builds runs on both.
+/// A builder on an engine, as the xtask reaches it: an engine program
+/// (`DOCKER`), `DOCKER_BUILDKIT`, and for the modern engine `DOCKER_HOST` and
+/// `DOCKER_CONFIG`. Every test that builds runs on the first three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builder {
-    /// The legacy builder: `docker` from PATH with `DOCKER_BUILDKIT=0`.
+    /// The first engine's legacy builder: `docker` from PATH with `DOCKER_BUILDKIT=0`.
     Legacy,
-    /// BuildKit: a client that has it (Debian's 20.10 `/usr/bin/docker` has it
-    /// built in; docker 28 needs buildx), with `DOCKER_BUILDKIT=1`.
+    /// The first engine's BuildKit: a client that has it (Debian's 20.10
+    /// `/usr/bin/docker` has it built in; docker 28 needs buildx), with
+    /// `DOCKER_BUILDKIT=1`.
     BuildKit,
+    /// The modern engine's default: `docker build` is buildx, images live in
+    /// the containerd store.
+    Modern,
+    /// The legacy builder on the modern engine (`DOCKER_BUILDKIT=0`):
+    /// deprecated there, still used.
+    ModernLegacy,
 }
 
 impl Builder {
+    pub fn engine(self) -> Engine {
+        match self {
+            Builder::Legacy | Builder::BuildKit => Engine::First,
+            Builder::Modern | Builder::ModernLegacy => Engine::Modern,
+        }
+    }
+
     /// The engine program the xtask is given as `DOCKER`.
     pub fn program(self) -> String {
         match self {
             Builder::Legacy => "docker".to_string(),
             Builder::BuildKit => buildkit_client().to_string(),
+            Builder::Modern | Builder::ModernLegacy => {
+                self.engine().ready();
+                modern().client.to_string_lossy().into_owned()
+            }
         }
     }
 
-    /// The value of `DOCKER_BUILDKIT` for this builder.
-    pub fn flag(self) -> &'static str {
+    /// The value of `DOCKER_BUILDKIT` for this builder, if it sets one: the
+    /// modern engine builds with buildx when it is unset, as a fresh install does.
+    pub fn flag(self) -> Option<&'static str> {
         match self {
-            Builder::Legacy => "0",
-            Builder::BuildKit => "1",
+            Builder::Legacy | Builder::ModernLegacy => Some("0"),
+            Builder::BuildKit => Some("1"),
+            Builder::Modern => None,
         }
     }
 
-    /// `docker` with `args` on this builder (a build by hand); panics with its
-    /// output when it fails.
+    /// Gives `command` (the xtask, or docker by hand) this builder's engine
+    /// program and environment.
+    pub fn apply(self, command: &mut Command) {
+        command.env("DOCKER", self.program()).env_remove("DOCKER_BUILDKIT");
+        if let Some(flag) = self.flag() {
+            command.env("DOCKER_BUILDKIT", flag);
+        }
+        if self.engine() == Engine::Modern {
+            command.envs(modern().env());
+        }
+    }
+
+    /// A name of its own for each builder's run of a test, which run side by
+    /// side: `name-modern`.
+    pub fn named(self, name: &str) -> String {
+        let builder = match self {
+            Builder::Legacy => "legacy",
+            Builder::BuildKit => "buildkit",
+            Builder::Modern => "modern",
+            Builder::ModernLegacy => "modern-legacy",
+        };
+        format!("{name}-{builder}")
+    }
+
+    /// docker with `args` on this builder (a build by hand, say); panics
+    /// with its output when it fails.
     pub fn docker(self, args: &[&str]) -> String {
-        let out = Command::new(self.program())
-            .args(args)
-            .env("DOCKER_BUILDKIT", self.flag())
-            .output()
-            .expect("cannot run docker");
+        let mut command = Command::new(self.program());
+        self.apply(&mut command);
+        let out = command.args(args).output().expect("cannot run docker");
         if !out.status.success() {
             panic!(
                 "{self:?}: docker {args:?} failed: {}\n{}",
@@ -129,15 +336,51 @@ impl Builder {
         }
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
+
+    /// Whether docker `args` succeeds on this builder's engine.
+    pub fn docker_ok(self, args: &[&str]) -> bool {
+        self.engine().docker_ok(args)
+    }
+
+    /// An image repository of this test on this builder's engine.
+    pub fn repo(self, name: &str) -> Repo {
+        Repo::on(self.engine(), format!("xtask-test/{name}-{}", unique()))
+    }
+
+    /// A repository of one path component, as Docker Hub's official images
+    /// have: `<name>-<pid>-<n>`.
+    pub fn repo_without_namespace(self, name: &str) -> Repo {
+        Repo::on(self.engine(), format!("{name}-{}", unique()))
+    }
+
+    /// The same, under a registry host: `<host>/xtask-test/<name>-<pid>-<n>`.
+    pub fn repo_at(self, host: &str, name: &str) -> Repo {
+        Repo::on(self.engine(), format!("{host}/xtask-test/{name}-{}", unique()))
+    }
+
+    pub fn run_in(self, image: &str, script: &str) -> String {
+        self.engine().run_in(image, script)
+    }
+
+    pub fn file_tree(self, image: &str) -> String {
+        self.engine().file_tree(image)
+    }
+
+    /// Whether an overwritten tag leaves the former image behind, untagged:
+    /// not in the containerd image store with BuildKit, which drops it.
+    pub fn keeps_former_images(self) -> bool {
+        self != Builder::Modern
+    }
 }
 
-/// The docker client that drives BuildKit: `XTASK_TEST_BUILDKIT_DOCKER`, else
-/// Debian's `/usr/bin/docker`, else `docker`. Checked once with a real build,
-/// so that a client without BuildKit fails here, saying what to install.
+/// The docker client that drives the first engine's BuildKit:
+/// `XTASK_TEST_BUILDKIT_DOCKER`, else Debian's `/usr/bin/docker`, else
+/// `docker`. Checked once with a real build, so that a client without
+/// BuildKit fails here, saying what to install.
 fn buildkit_client() -> &'static str {
     static CLIENT: OnceLock<String> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        engine();
+        Engine::First.ready();
         let client = std::env::var("XTASK_TEST_BUILDKIT_DOCKER").ok().unwrap_or_else(|| {
             let debian = "/usr/bin/docker";
             if Path::new(debian).exists() { debian } else { "docker" }.to_string()
@@ -171,28 +414,24 @@ fn buildkit_client() -> &'static str {
     })
 }
 
-/// An image repository owned by one test; its tags are removed when dropped.
+/// An image repository owned by one test on one engine; its tags are
+/// removed when dropped.
 pub struct Repo {
     pub name: String,
+    pub engine: Engine,
 }
 
 impl Repo {
-    /// `xtask-test/<name>-<pid>-<n>`, so that tests running side by side (the
-    /// same test on both builders, too) and repeated runs never collide.
+    /// `xtask-test/<name>-<pid>-<n>` on the first engine, so that tests
+    /// running side by side and repeated runs never collide.
     pub fn new(name: &str) -> Repo {
-        Repo::named(format!("xtask-test/{name}-{}", unique()))
+        Builder::Legacy.repo(name)
     }
 
-    /// The same, under a registry host: `<host>/xtask-test/<name>-<pid>-<n>`.
-    pub fn at(host: &str, name: &str) -> Repo {
-        Repo::named(format!("{host}/xtask-test/{name}-{}", unique()))
-    }
-
-    fn named(name: String) -> Repo {
-        engine();
-        let repo = Repo { name };
+    fn on(engine: Engine, name: String) -> Repo {
+        let repo = Repo { name, engine };
         repo.remove_all();
-        *LIVE.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        *LIVE[engine as usize].lock().unwrap_or_else(PoisonError::into_inner) += 1;
         repo
     }
 
@@ -202,8 +441,9 @@ impl Repo {
 
     /// The image id of `name:tag`, if it exists.
     pub fn id(&self, tag: &str) -> Option<String> {
-        let out = Command::new("docker")
-            .args(["image", "inspect", "--format", "{{.Id}}", &self.tag(tag)])
+        let out = self
+            .engine
+            .command(&["image", "inspect", "--format", "{{.Id}}", &self.tag(tag)])
             .output()
             .unwrap();
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -211,7 +451,7 @@ impl Repo {
 
     /// The tags of this repository that exist, sorted.
     pub fn tags(&self) -> Vec<String> {
-        let out = docker(&["image", "ls", "--format", "{{.Tag}}", &self.name]);
+        let out = self.engine.docker(&["image", "ls", "--format", "{{.Tag}}", &self.name]);
         let mut tags: Vec<String> =
             out.lines().map(str::to_string).filter(|t| t != "<none>").collect();
         tags.sort();
@@ -234,8 +474,9 @@ impl Repo {
             args.push("--all");
         }
         args.extend(["--filter", "label=xtask.stages"]);
-        let ids = docker(&args);
-        let ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
+        let ids = self.engine.docker(&args);
+        let mut ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
+        ids.dedup();
         if ids.is_empty() {
             return Vec::new();
         }
@@ -247,30 +488,30 @@ impl Repo {
         ];
         args.extend(&ids);
         // Another test may remove one of them meanwhile: read what is left.
-        let out = Command::new("docker").args(&args).output().unwrap();
-        let mine = format!(";image={}", self.name);
+        let out = self.engine.command(&args).output().unwrap();
+        let mine = format!("image={}", self.name);
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|line| line.ends_with(&mine))
-            .filter_map(|line| line.split(' ').next().map(str::to_string))
+            .filter_map(|line| line.split_once(' '))
+            .filter(|(_, label)| label.split(';').any(|field| field == mine))
+            .map(|(id, _)| id.to_string())
             .collect()
     }
 
-    /// Removes every tag of the repository and the untagged images its
-    /// rebuilds left.
     /// Removes the repository's tags and former images, but not the untagged
     /// parents they leave (`--no-prune`): see [`LIVE`].
     pub fn remove_all(&self) {
+        let engine = self.engine;
         for tag in self.tags() {
-            let _ = docker_ok(&["rmi", "-f", "--no-prune", &self.tag(&tag)]);
+            let _ = engine.docker_ok(&["rmi", "-f", "--no-prune", &self.tag(&tag)]);
         }
         // A pulled image is also named by its digest, which outlives its tags.
         let format = "{{.Repository}}@{{.Digest}}";
         for reference in
-            docker(&["image", "ls", "--digests", "--format", format, &self.name]).lines()
+            engine.docker(&["image", "ls", "--digests", "--format", format, &self.name]).lines()
         {
             if !reference.ends_with("@<none>") {
-                let _ = docker_ok(&["rmi", "--no-prune", reference]);
+                let _ = engine.docker_ok(&["rmi", "--no-prune", reference]);
             }
         }
         // Former images, and any image whose label names this repository that
@@ -281,7 +522,7 @@ impl Repo {
                 break;
             }
             for id in left {
-                let _ = docker_ok(&["rmi", "--no-prune", &id]);
+                let _ = engine.docker_ok(&["rmi", "--no-prune", &id]);
             }
         }
     }
@@ -290,25 +531,25 @@ impl Repo {
 impl Drop for Repo {
     fn drop(&mut self) {
         self.remove_all();
-        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut live = LIVE[self.engine as usize].lock().unwrap_or_else(PoisonError::into_inner);
         *live -= 1;
         if *live == 0 {
-            remove_orphans();
+            remove_orphans(self.engine);
         }
     }
 }
 
-/// How many `Repo`s exist: every test that builds holds one while it builds.
-/// The legacy builder's cache is made of untagged intermediate images, which
-/// tests with the same first steps share (`FROM <base>` then `ENV S0=1`).
-/// Removing one test's images with their parents would remove intermediates
-/// that another test's build is about to reuse ("failed to get digest"), so
-/// they are removed only when no test holds a `Repo`: the count is held
-/// (and new `Repo`s wait) meanwhile.
-static LIVE: Mutex<usize> = Mutex::new(0);
+/// How many `Repo`s exist on each engine: every test that builds holds one
+/// while it builds. The legacy builder's cache is made of untagged
+/// intermediate images, which tests with the same first steps share (`FROM
+/// <base>` then `ENV S0=1`). Removing one test's images with their parents
+/// would remove intermediates that another test's build is about to reuse
+/// ("failed to get digest"), so they are removed only when no test holds a
+/// `Repo` on that engine: the count is held (and new `Repo`s wait) meanwhile.
+static LIVE: [Mutex<usize>; 2] = [Mutex::new(0), Mutex::new(0)];
 
 /// Whether `id` is built on `base`, following `parents` (untagged images).
-fn descends(parents: &std::collections::HashMap<String, String>, base: &str, id: &str) -> bool {
+fn descends(parents: &HashMap<String, String>, base: &str, id: &str) -> bool {
     let mut id = id.to_string();
     for _ in 0..10_000 {
         match parents.get(&id) {
@@ -322,24 +563,24 @@ fn descends(parents: &std::collections::HashMap<String, String>, base: &str, id:
 
 /// Removes the untagged images built on the tests' base image that no image
 /// is built on any more, children first, until none is left.
-fn remove_orphans() {
+fn remove_orphans(engine: Engine) {
     loop {
         // Every untagged image, intermediate ones included (`dangling=true`
         // leaves out those that have children).
-        let listed = docker(&["image", "ls", "-a", "--no-trunc", "--format", "{{.ID}} {{.Tag}}"]);
+        let listed =
+            engine.docker(&["image", "ls", "-a", "--no-trunc", "--format", "{{.ID}} {{.Tag}}"]);
         let ids: Vec<&str> = listed.lines().filter_map(|l| l.strip_suffix(" <none>")).collect();
         if ids.is_empty() {
             return;
         }
         let mut args = vec!["image", "inspect", "--format", "{{.Id}} {{.Parent}}"];
         args.extend(&ids);
-        let out = Command::new("docker").args(&args).output().unwrap();
-        let parents: std::collections::HashMap<String, String> =
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.split_once(' ').map(|(id, p)| (id.to_string(), p.to_string())))
-                .collect();
-        let base = docker(&["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE]);
+        let out = engine.command(&args).output().unwrap();
+        let parents: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(id, p)| (id.to_string(), p.to_string())))
+            .collect();
+        let base = engine.docker(&["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE]);
         // Only descendants of the tests' own base: nothing else on the engine.
         let ours = |id: &str| descends(&parents, &base, id);
         let has_child = |id: &str| parents.values().any(|p| p == id);
@@ -350,7 +591,7 @@ fn remove_orphans() {
         }
         let mut args = vec!["rmi", "--no-prune"];
         args.extend(&leaves);
-        if !docker_ok(&args) {
+        if !engine.docker_ok(&args) {
             return;
         }
     }
@@ -361,21 +602,7 @@ fn unique() -> String {
     format!("{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Runs `script` with busybox sh in `image` and returns what it prints.
+/// Runs `script` with busybox sh in `image` on the first engine.
 pub fn run_in(image: &str, script: &str) -> String {
-    docker(&["run", "--rm", "--entrypoint", "/bin/sh", image, "-c", script])
-}
-
-/// Every file of `image` with its type, mode, owner, size, content digest and
-/// link target: what a user would call "the same files".
-pub fn file_tree(image: &str) -> String {
-    run_in(
-        image,
-        "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -name .dockerenv \
-         -o -path /etc/hostname -o -path /etc/hosts -o -path /etc/resolv.conf \\) -prune \
-         -o -print | sort | while read -r f; do \
-           if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then sum=$(md5sum < \"$f\"); else sum=-; fi; \
-           echo \"$(stat -c '%N %f %u:%g %s' \"$f\") $sum\"; \
-         done",
-    )
+    Engine::First.run_in(image, script)
 }

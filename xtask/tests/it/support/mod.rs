@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Settings the developer's own shell may hold; tests start without them.
-const SETTINGS: [&str; 14] = [
+const SETTINGS: [&str; 15] = [
     "STAGES_DIR",
     "DOCKER_IMAGE",
     "DOCKER_IMAGE_TAG",
@@ -27,16 +27,25 @@ const SETTINGS: [&str; 14] = [
     "NO_STAGES_BUILD",
     "NO_FULL_BUILD",
     "DOCKER",
-    // Chooses the builder: each test that builds sets it (see `Builder`).
+    // Choose the builder: each test that builds sets them (see `Builder`).
     "DOCKER_BUILDKIT",
+    "BUILDX_BUILDER",
     // Set by cargo for the test process; the xtask takes the root from it.
     "CARGO_MANIFEST_DIR",
 ];
 
-/// Defines a test that runs once on each builder, as `<name>::legacy` and
-/// `<name>::buildkit`; the body gets the `Builder` as its one argument.
-macro_rules! on_both_builders {
+/// Defines a test that runs once on each engine and builder, as
+/// `<name>::legacy`, `<name>::buildkit` and `<name>::modern`; the body gets
+/// the `Builder` as its one argument. Starting with `also_modern_legacy;`, it
+/// runs as `<name>::modern_legacy` too (the legacy builder on the modern engine).
+macro_rules! on_every_engine {
+    (also_modern_legacy; $(#[doc = $doc:expr])* fn $name:ident($builder:ident: Builder) $body:block) => {
+        on_every_engine! { @define [modern_legacy ModernLegacy] $(#[doc = $doc])* fn $name($builder) $body }
+    };
     ($(#[doc = $doc:expr])* fn $name:ident($builder:ident: Builder) $body:block) => {
+        on_every_engine! { @define [] $(#[doc = $doc])* fn $name($builder) $body }
+    };
+    (@define [$($extra:ident $variant:ident)?] $(#[doc = $doc:expr])* fn $name:ident($builder:ident) $body:block) => {
         $(#[doc = $doc])*
         mod $name {
             #[allow(unused_imports)]
@@ -53,6 +62,18 @@ macro_rules! on_both_builders {
             fn buildkit() {
                 body(crate::support::docker::Builder::BuildKit)
             }
+
+            #[test]
+            fn modern() {
+                body(crate::support::docker::Builder::Modern)
+            }
+
+            $(
+                #[test]
+                fn $extra() {
+                    body(crate::support::docker::Builder::$variant)
+                }
+            )?
         }
     };
 }
@@ -274,9 +295,10 @@ impl Out {
 }
 
 /// A file that must be byte-for-byte the expected one; `UPDATE_EXPECT=1`
-/// rewrites the expected file instead.
+/// (exactly, and never in CI) rewrites the expected file instead, so that a
+/// stray value cannot turn every comparison into a rewrite.
 pub fn assert_expected(expected: &Path, actual: &str) {
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
+    if updating_expected_files() {
         fs::create_dir_all(expected.parent().unwrap()).unwrap();
         fs::write(expected, actual).unwrap();
         return;
@@ -292,9 +314,15 @@ pub fn assert_expected(expected: &Path, actual: &str) {
     }
 }
 
+/// Whether this run rewrites the expected files (see [`assert_expected`]).
+pub fn updating_expected_files() -> bool {
+    std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1") && std::env::var_os("CI").is_none()
+}
+
 /// A fake engine first on PATH, for argument-level tests: it records each
-/// call, one line per call with every argument in brackets, and answers
-/// `image ls` from a file. Behaviour is tested against the real engine.
+/// call, one line per call with every argument in brackets, answers `image
+/// ls` from a file and `image inspect` with made-up ids and times.
+/// Behaviour is tested against the real engine.
 pub struct FakeEngine {
     pub dir: PathBuf,
 }
@@ -305,29 +333,27 @@ impl FakeEngine {
         fs::create_dir_all(&dir).unwrap();
         let script = r#"#!/bin/sh
 log="$(dirname "$0")/calls.log"
-# `--iidfile FILE` is answered as docker does (FILE gets the id of the `-t`
-# tag) and left out of the log: where the id goes is the xtask's business.
-line=""; iid=""; tag=""; want=""
-for a in "$@"; do
-  case "$want" in
-    iid) iid="$a"; want=""; continue ;;
-    tag) tag="$a"; want="" ;;
-  esac
-  case "$a" in
-    --iidfile) want=iid; continue ;;
-    -t) want=tag ;;
-  esac
-  line="$line[$a]"
-done
+line=""
+for a in "$@"; do line="$line[$a]"; done
 printf '%s\n' "$line" >> "$log"
 case "$1 $2" in
   "image ls") cat "$(dirname "$0")/images" 2>/dev/null; exit 0 ;;
-  "image inspect") for a in "$@"; do last="$a"; done; echo "sha256:id-of-$(echo "$last" | tr '/:' '__')"; exit 0 ;;
+  "buildx inspect") cat "$(dirname "$0")/buildx"; exit 0 ;;
+  # Each image is `id-of-<name>`, created at `created-of-<name>`, unlabelled.
+  "image inspect")
+    format="$4"; shift 4
+    for ref in "$@"; do
+      name=$(echo "$ref" | tr '/:' '__')
+      case "$format" in
+        '{{.Created}}') echo "created-of-$name" ;;
+        *) printf 'sha256:id-of-%s\tcreated-of-%s\t\n' "$name" "$name" ;;
+      esac
+    done
+    exit 0 ;;
 esac
 case "$*" in
   *"$(cat "$(dirname "$0")/fail" 2>/dev/null || echo no-failure-set)"*) echo "fake failure" >&2; exit 3 ;;
 esac
-if [ -n "$iid" ]; then echo "sha256:id-of-$(echo "$tag" | tr '/:' '__')" > "$iid"; fi
 exit 0
 "#;
         let path = dir.join("docker");
@@ -342,6 +368,19 @@ exit 0
         let text: String = lines.iter().map(|(tag, id)| format!("{repo}\t{tag}\t{id}\n")).collect();
         fs::write(self.dir.join("images"), text).unwrap();
         self
+    }
+
+    /// Makes buildx look installed, its `buildx inspect` answering with the
+    /// captured output `fixture` (a file of `tests/fixtures/buildx/`); returns
+    /// the `DOCKER_CONFIG` folder whose `cli-plugins` holds the plugin.
+    pub fn buildx(&self, fixture: &str) -> PathBuf {
+        let captured =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/buildx").join(fixture);
+        fs::copy(captured, self.dir.join("buildx")).unwrap();
+        let config = self.dir.join("docker-config");
+        fs::create_dir_all(config.join("cli-plugins")).unwrap();
+        fs::write(config.join("cli-plugins/docker-buildx"), "#!/bin/sh\nexit 1\n").unwrap();
+        config
     }
 
     /// Any call whose arguments contain `text` fails with exit status 3.
@@ -390,7 +429,7 @@ impl Project {
         // Keep git from finding a repository above the temp folder.
         command.env("GIT_CEILING_DIRECTORIES", self.root.parent().unwrap());
         if let Some(builder) = self.builder {
-            command.env("DOCKER", builder.program()).env("DOCKER_BUILDKIT", builder.flag());
+            builder.apply(&mut command);
         }
         Run { command, root: self.root.clone() }
     }
