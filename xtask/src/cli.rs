@@ -21,7 +21,7 @@ Commands:
   stages [STAGE...]      build stages (ids, names or ranges) and their missing ancestors;
                          no STAGE: every stage, then the full image
   stages --stale         build what `status` does not call fresh
-  status                 show which stage images are fresh, stale or missing, and why
+  status [--registry]    show which stage images are fresh, stale or missing, and why
   prune [--dry-run]      remove the untagged images that earlier builds of this image left
   verify                 build the chain and the main Dockerfile, and compare the two images
   vendor DIR             make the project in DIR use this xtask
@@ -54,7 +54,9 @@ pub(crate) enum Command {
         check: bool,
     },
     Stages(Options),
-    Status,
+    Status {
+        registry: bool,
+    },
     Prune {
         dry_run: bool,
     },
@@ -115,7 +117,7 @@ pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
             Command::Stages(options)
         }
         "status" if help => Command::Help(status::HELP),
-        "status" => Command::Status,
+        "status" => Command::Status { registry: args.contains("--registry") },
         "prune" if help => Command::Help(prune::HELP),
         "prune" => Command::Prune { dry_run: args.contains("--dry-run") },
         "verify" if help => Command::Help(verify::HELP),

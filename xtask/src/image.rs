@@ -29,6 +29,15 @@ impl Image {
         format!("{}:{}_stage{n}", self.name, self.tag)
     }
 
+    /// The registry the image is pushed to and pulled from: its name's
+    /// first component when that is a host, else Docker Hub.
+    pub(crate) fn registry(&self) -> &str {
+        match self.name.split_once('/') {
+            Some((first, _)) if is_domain(first) => first,
+            _ => "docker.io",
+        }
+    }
+
     /// The repository in the one form labels record and names are compared
     /// in (see [`canonical`]).
     pub(crate) fn repository(&self) -> &str {
@@ -117,11 +126,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
     }
     let mut parts: Vec<&str> = name.split('/').collect();
     let first = parts[0];
-    let has_domain = parts.len() > 1
-        && (first.contains(['.', ':'])
-            || first == "localhost"
-            || first.chars().any(|c| c.is_ascii_uppercase()));
-    if has_domain {
+    if parts.len() > 1 && is_domain(first) {
         check_domain(first)?;
         parts.remove(0);
     }
@@ -129,6 +134,14 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
         check_component(part)?;
     }
     Ok(())
+}
+
+/// Whether `first`, a name's first component followed by another, is a
+/// registry host, as docker decides it.
+fn is_domain(first: &str) -> bool {
+    first.contains(['.', ':'])
+        || first == "localhost"
+        || first.chars().any(|c| c.is_ascii_uppercase())
 }
 
 fn check_domain(domain: &str) -> Result<(), String> {
@@ -289,6 +302,8 @@ mod tests {
         .unwrap();
         assert_eq!((img.name.as_str(), img.tag.as_str()), ("host:5000/ns/app", "v1"));
         assert_eq!(img.stage(2), "host:5000/ns/app:v1_stage2");
+        assert_eq!(img.registry(), "host:5000");
+        assert_eq!(image(&[("DOCKER_IMAGE", "ns/app")], None).unwrap().registry(), "docker.io");
         assert_eq!(full(&[("DOCKER_IMAGE", "host:5000/ns/app")], None), "host:5000/ns/app:latest");
         assert_eq!(
             full(&[("DOCKER_IMAGE", "ns/app"), ("DOCKER_IMAGE_TAG", "dev")], None),

@@ -59,9 +59,9 @@ fn run() -> Result<()> {
             let (sh, project) = load()?;
             stages::run(&sh, &project, &options)
         }
-        Command::Status => {
+        Command::Status { registry } => {
             let (sh, project) = load()?;
-            status::run(&sh, &project)
+            status::run(&sh, &project, registry)
         }
         Command::Prune { dry_run } => {
             let (sh, project) = load()?;

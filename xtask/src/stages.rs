@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use xshell::Shell;
 
 use crate::context;
-use crate::engine::{Engine, Word};
+use crate::engine::{missing, Engine, Lookup, Word};
 use crate::exit::{self, failure, input_error, interrupted};
 use crate::freshness::{self, Present, State, LABEL};
 use crate::image::Image;
@@ -28,18 +28,24 @@ Build stages: each FROM the image of the stage before it.
 
 Usage: cargo xtask stages [STAGE...] [--dry-run] [--push] [--pull] [--allow-secret-args]
                           [-- DOCKER-BUILD-ARGS...]
-       cargo xtask stages --stale [--dry-run] [--push] [--pull] [-- DOCKER-BUILD-ARGS...]
+       cargo xtask stages --stale [--dry-run] [--push] [--pull] [--allow-secret-args]
+                          [-- DOCKER-BUILD-ARGS...]
 
 STAGE is an id (2), a name (stage2), a range (1-3) or an open range (3-: stage 3 through
-the last). Missing ancestors of a chosen stage are built first. With no STAGE (and no
-STAGES_TO_BUILD): every stage, then the full image from ./Dockerfile (unless NO_FULL_BUILD).
+the last). A missing ancestor of a chosen stage is tagged from an image of this repository
+that has its key (built under another tag), or pulled by its key tag (--pull), else built.
+With no STAGE (and no STAGES_TO_BUILD): every stage, then the full image from ./Dockerfile
+(unless NO_FULL_BUILD). A stage named here is always built.
 
 Options:
   --stale              build from the lowest stage `cargo xtask status` does not call fresh
-                       through the last, then the full image if it is not fresh
+                       through the last, then the full image if it is not fresh; a stage
+                       whose key an image has is tagged (or pulled, with --pull) instead
   --dry-run            print the engine commands, runnable from the project root; build nothing
-  --push               push each tag right after it is built
-  --pull               pull a missing parent from the registry before building it
+  --push               push each tag right after it is built, and each stage's key tag
+                       <repository>:stage<N>-<key>
+  --pull               look for missing stages' key tags in the registry, from the needed
+                       parent down; pull the highest one found and build above it
   --allow-secret-args  allow build args whose names look like secrets
   -- ARGS              passed to every `docker build`
   -h, --help
@@ -257,6 +263,8 @@ impl<'a> Session<'a> {
             full: plan.full,
             done: HashMap::new(),
             present: HashMap::new(),
+            by_key: None,
+            registry_down: false,
             summary: Summary::default(),
             current: None,
         };
@@ -332,6 +340,7 @@ fn refuse_secrets(words: &[String], source: &str) -> Result<()> {
 enum Fate {
     Built,
     Pulled,
+    Tagged,
     Failed,
     NotBuilt,
 }
@@ -372,6 +381,7 @@ impl Summary {
             let fate = match row.fate {
                 Fate::Built => "built",
                 Fate::Pulled => "pulled",
+                Fate::Tagged => "tagged",
                 Fate::Failed => "failed",
                 Fate::NotBuilt => "not built",
             };
@@ -417,6 +427,11 @@ struct Run<'a> {
     done: HashMap<usize, Made>,
     /// Stage images from before the run that a stage of it builds on, as inspected.
     present: HashMap<usize, Present>,
+    /// This repository's stage tags on the engine and their images, once
+    /// inspected to find one by its key.
+    by_key: Option<Vec<(String, Present)>>,
+    /// Whether the registry failed to answer a `--pull` lookup.
+    registry_down: bool,
     summary: Summary,
     /// What was asked for and is not done yet.
     pending: Vec<Target>,
@@ -429,6 +444,17 @@ impl Run<'_> {
             if stage > 0 {
                 self.ensure(stage - 1)?;
                 self.warn_if_parent_is_older(stage);
+            }
+            // A stage named on the command line is always built: that is how
+            // new code gets in. One that `--stale` chose is taken by its key
+            // when an image has it.
+            if self.options.stale {
+                let key = self.key_on_parent(stage);
+                if self.tag_by_key(stage, &key)?
+                    || (self.options.pull && self.pull_by_key(stage, &key)?)
+                {
+                    continue;
+                }
             }
             self.build_stage(stage)?;
         }
@@ -445,19 +471,49 @@ impl Run<'_> {
         }
     }
 
-    /// Makes the image of stage `n` available: it exists, or it is pulled
-    /// (with `--pull`), or it is built on its own parent made available first.
+    /// Makes the image of stage `n` available. From `n` downwards, the first
+    /// stage that is there, or whose key an image of this repository on the
+    /// engine carries (then tagged), or (with `--pull`) whose key tag the
+    /// registry holds (then pulled), is the base; the stages above it are
+    /// built. Keys are those the current snippets give.
     fn ensure(&mut self, n: usize) -> Result<()> {
-        if self.done.contains_key(&n) || self.local_id(n)?.is_some() {
-            return Ok(());
+        let mut m = n;
+        let base = loop {
+            if self.available(m)? {
+                break Some(m);
+            }
+            let key = self.expected[m].clone();
+            if self.tag_by_key(m, &key)? || (self.options.pull && self.pull_by_key(m, &key)?) {
+                break Some(m);
+            }
+            if m == 0 {
+                break None;
+            }
+            m -= 1;
+        };
+        for stage in base.map_or(0, |b| b + 1)..=n {
+            self.build_stage(stage)?;
         }
-        if self.options.pull && self.pull(n)? {
-            return Ok(());
-        }
-        if n > 0 {
-            self.ensure(n - 1)?;
-        }
-        self.build_stage(n)
+        Ok(())
+    }
+
+    /// Whether stage `n`'s image is there: made by this run, or tagged before it.
+    fn available(&mut self, n: usize) -> Result<bool> {
+        Ok(self.done.contains_key(&n) || self.local_id(n)?.is_some())
+    }
+
+    /// The key stage `n` gets when built on its parent as it is now (the key
+    /// the current snippets give when the parent is not there).
+    fn key_on_parent(&self, n: usize) -> String {
+        let Some(parent) = n.checked_sub(1) else { return self.expected[0].clone() };
+        let parent_key = match (self.done.get(&parent), self.present.get(&parent)) {
+            (Some(made), _) => made.key.clone(),
+            (None, Some(present)) => {
+                present_key(present).unwrap_or(&self.expected[parent]).to_string()
+            }
+            (None, None) => self.expected[parent].clone(),
+        };
+        keys::key(Some(&parent_key), &self.chain[n], &self.words)
     }
 
     /// The id stage `n`'s image had before the run, if it existed.
@@ -475,21 +531,97 @@ impl Run<'_> {
         Ok(self.local.get_or_insert_with(HashMap::new))
     }
 
-    fn pull(&mut self, n: usize) -> Result<bool> {
-        let target = Target::Stage(n);
+    /// Tags as stage `n` an image of this repository on the engine whose
+    /// label carries `key` (built under another tag or branch), if there is
+    /// one.
+    fn tag_by_key(&mut self, n: usize, key: &str) -> Result<bool> {
+        if self.by_key.is_none() {
+            let image = self.image;
+            let refs: Vec<String> = self
+                .local_tags()?
+                .keys()
+                .filter(|tag| tag.contains("_stage"))
+                .map(|tag| format!("{}:{tag}", image.name))
+                .collect();
+            let inspected = self.engine.inspect(&refs)?;
+            self.by_key = Some(refs.into_iter().zip(inspected).collect());
+        }
+        let found =
+            self.by_key.iter().flatten().find(|(_, present)| present_key(present) == Some(key));
+        let Some((source, present)) = found.map(|(r, p)| (r.clone(), p.clone())) else {
+            return Ok(false);
+        };
         let tag = self.image.stage(n);
-        self.start(target, &tag, format!("pulling {tag}"));
-        self.check_interrupted(&format!("before pulling {tag}"))?;
+        self.start(Target::Stage(n), &tag, format!("tagging {source} as {tag}"));
         let started = Instant::now();
-        let outcome = self.engine.pull(&tag)?;
-        self.check_interrupted(&format!("while pulling {tag}"))?;
-        if !outcome.status.success() {
-            eprintln!("note: cannot pull {tag} ({}): building it", outcome.reason);
+        let tagged = self.engine.tag(&source, &tag)?;
+        if !tagged.status.success() {
+            return Err(failure(
+                format!("tagging {source} as {tag} failed: {}", tagged.reason),
+                format!("not built: {}", self.not_built()),
+            ));
+        }
+        self.done.insert(n, Made { key: key.to_string(), read: Some(present) });
+        self.finish(Target::Stage(n), tag, started, Fate::Tagged);
+        Ok(true)
+    }
+
+    /// With `--pull`: pulls stage `n`'s key tag from the registry when it
+    /// holds it, and tags it as stage `n`. A registry that does not answer
+    /// is named once, and not asked again: the run builds here. A dry run
+    /// prints the pull and plans as if it succeeds.
+    fn pull_by_key(&mut self, n: usize, key: &str) -> Result<bool> {
+        if self.registry_down {
             return Ok(false);
         }
-        self.done.insert(n, Made { key: self.expected[n].clone(), read: None });
+        let key_tag = format!("{}:{}", self.image.name, keys::tag(n, key));
+        if !self.engine.dry_run {
+            match self.engine.lookup(&key_tag)? {
+                Lookup::Found => {}
+                Lookup::Missing => return Ok(false),
+                // Podman cannot ask: the pull tells.
+                Lookup::Unknown(_) if self.engine.is_podman() => {}
+                Lookup::Unknown(why) => return Ok(self.note_registry_down(&why)),
+            }
+        }
+        let target = Target::Stage(n);
+        let tag = self.image.stage(n);
+        self.start(target, &tag, format!("pulling {key_tag}"));
+        self.check_interrupted(&format!("before pulling {key_tag}"))?;
+        let started = Instant::now();
+        // The key tag goes however this ends: a stage is tagged whole or not at all.
+        let guard = Untag { engine: self.engine, tag: &key_tag };
+        let pulled = self.engine.pull(&key_tag)?;
+        self.check_interrupted(&format!("while pulling {key_tag}"))?;
+        if !pulled.status.success() {
+            if !missing(&pulled.reason) {
+                self.note_registry_down(&pulled.reason);
+            }
+            self.current = None;
+            return Ok(false);
+        }
+        let tagged = self.engine.tag(&key_tag, &tag)?;
+        if !tagged.status.success() {
+            return Err(failure(
+                format!("tagging {key_tag} as {tag} failed: {}", tagged.reason),
+                format!("not built: {}", self.not_built()),
+            ));
+        }
+        self.engine.untag(&key_tag)?;
+        guard.disarm();
+        self.done.insert(n, Made { key: key.to_string(), read: None });
         self.finish(target, tag, started, Fate::Pulled);
         Ok(true)
+    }
+
+    /// Says once that the registry does not answer; the run builds here.
+    fn note_registry_down(&mut self, why: &str) -> bool {
+        eprintln!(
+            "warning: cannot pull from the registry {} ({why}): building here",
+            self.image.registry()
+        );
+        self.registry_down = true;
+        false
     }
 
     /// Warns when stage `stage` builds on a parent this run did not rebuild
@@ -526,7 +658,10 @@ impl Run<'_> {
             label,
         ];
         self.build(&mut words, Target::Stage(n), tag, &what)?;
-        self.done.insert(n, Made { key, read: None });
+        self.done.insert(n, Made { key: key.clone(), read: None });
+        if self.options.push {
+            self.push_key_tag(n, &key)?;
+        }
         Ok(())
     }
 
@@ -613,17 +748,48 @@ impl Run<'_> {
             let pushed = self.engine.push(&tag)?;
             self.check_interrupted(&format!("while pushing {tag}"))?;
             if !pushed.status.success() {
-                return Err(failure(
-                    format!("pushing {tag} failed: {}", pushed.reason),
-                    format!(
-                        "log in to the registry (`{} login`) or check DOCKER_IMAGE; not built: {}",
-                        self.engine.program(),
-                        self.not_built()
-                    ),
-                ));
+                return Err(self.push_failed(&tag, &pushed.reason));
             }
         }
         Ok(())
+    }
+
+    /// Pushes stage `n` under its key tag too, `<repository>:stage<N>-<hex>`:
+    /// tagged, pushed, untagged (the stage tag stays). A key tag that the
+    /// registry already holds is pushed again harmlessly: same inputs.
+    fn push_key_tag(&mut self, n: usize, key: &str) -> Result<()> {
+        let tag = self.image.stage(n);
+        let key_tag = format!("{}:{}", self.image.name, keys::tag(n, key));
+        let tagged = self.engine.tag(&tag, &key_tag)?;
+        if !tagged.status.success() {
+            return Err(failure(
+                format!("tagging {tag} as {key_tag} failed: {}", tagged.reason),
+                format!("not built: {}", self.not_built()),
+            ));
+        }
+        // Removed however this ends, the push's failure or Ctrl-C included.
+        let guard = Untag { engine: self.engine, tag: &key_tag };
+        let pushed = self.engine.push(&key_tag)?;
+        self.check_interrupted(&format!("while pushing {key_tag}"))?;
+        if !pushed.status.success() {
+            return Err(self.push_failed(&key_tag, &pushed.reason));
+        }
+        self.engine.untag(&key_tag)?;
+        guard.disarm();
+        Ok(())
+    }
+
+    /// A push that failed: exit 1, everything built stays tagged here, and
+    /// the same command pushes it once the registry answers again.
+    fn push_failed(&self, tag: &str, reason: &str) -> anyhow::Error {
+        failure(
+            format!("pushing {tag} failed: {reason}"),
+            format!(
+                "log in to the registry (`{} login`) or check DOCKER_IMAGE, then run the same command again (what was built stays tagged here); not built: {}",
+                self.engine.program(),
+                self.not_built()
+            ),
+        )
     }
 
     fn start(&mut self, target: Target, tag: &str, what: String) {
@@ -671,8 +837,7 @@ impl Run<'_> {
         };
         // A parent labelled before keys (or not by this tool) is taken for
         // what the snippets give now; `status` judges it on its own.
-        let label = present.label.as_deref().map(freshness::parse);
-        let key = label.and_then(|l| l.key).unwrap_or(&self.expected[n]).to_string();
+        let key = present_key(&present).unwrap_or(&self.expected[n]).to_string();
         Ok((key, Word::Plain(present.created)))
     }
 
@@ -768,6 +933,33 @@ impl Run<'_> {
         }
         let names: Vec<String> = self.pending.iter().map(Target::to_string).collect();
         names.join(", ")
+    }
+}
+
+/// The key in the label of `present`, if it has one.
+fn present_key(present: &Present) -> Option<&str> {
+    present.label.as_deref().and_then(|label| freshness::parse(label).key)
+}
+
+/// A tag made for a moment (a key tag, pulled or pushed); dropping it
+/// removes it quietly, so that no exit path (an error, Ctrl-C) leaves it.
+struct Untag<'a> {
+    engine: &'a Engine<'a>,
+    tag: &'a str,
+}
+
+impl Untag<'_> {
+    /// The tag was removed as the run went: nothing left to do.
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Untag<'_> {
+    fn drop(&mut self) {
+        if !self.engine.dry_run {
+            self.engine.remove(self.tag);
+        }
     }
 }
 

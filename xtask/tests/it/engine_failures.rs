@@ -13,7 +13,7 @@ use crate::support::docker::{Builder, Repo, BASE_IMAGE};
 use crate::support::Project;
 
 /// The real docker program of `builder`, as a path.
-fn real_docker(builder: Builder) -> PathBuf {
+pub(crate) fn real_docker(builder: Builder) -> PathBuf {
     let program = PathBuf::from(builder.program());
     if program.is_absolute() {
         return program;
@@ -117,7 +117,7 @@ on_every_engine! {
 /// Sends `signal` to `pid`, or to the process group `-pid`, with kill(2).
 /// Not `/bin/kill -INT -<pgid>`: procps-ng 4.0.2 (Debian 12) reads `-12345`
 /// as `-1` and signals every process on the machine, the engine included.
-fn send(pid: i32, signal: i32) {
+pub(crate) fn send(pid: i32, signal: i32) {
     extern "C" {
         fn kill(pid: i32, sig: i32) -> i32;
     }
@@ -127,7 +127,7 @@ fn send(pid: i32, signal: i32) {
     assert_eq!(sent, 0, "kill({pid}, {signal}) failed");
 }
 
-const SIGINT: i32 = 2;
+pub(crate) const SIGINT: i32 = 2;
 const SIGKILL: i32 = 9;
 
 /// `xtask stages` started in a process group of its own, as a terminal
@@ -155,7 +155,7 @@ fn start_stages(project: &Project, repo: &Repo) -> Running {
 }
 
 /// Polls `done` every 50 ms until it holds; panics with `what` after `limit`.
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < deadline, "{what} (waited {limit:?})");
@@ -165,7 +165,7 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 
 /// Whether a process on this machine runs `sleep <seconds>`: the build step
 /// of the test, which runs as a host process on every engine and builder.
-fn sleeping(seconds: u32) -> bool {
+pub(crate) fn sleeping(seconds: u32) -> bool {
     let wanted = format!("sleep\0{seconds}\0");
     std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
         std::fs::read(entry.path().join("cmdline"))

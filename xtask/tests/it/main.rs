@@ -23,5 +23,6 @@ mod stages;
 mod stages_args;
 mod stale;
 mod status;
+mod team_cache;
 mod vendor;
 mod verify;

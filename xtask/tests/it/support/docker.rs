@@ -353,6 +353,12 @@ impl Builder {
         Repo::on(self.engine(), format!("{name}-{}", unique()))
     }
 
+    /// `other`'s repository on this builder's engine: the same name on a
+    /// second machine.
+    pub fn repo_like(self, other: &Repo) -> Repo {
+        Repo::on(self.engine(), other.name.clone())
+    }
+
     /// The same, under a registry host: `<host>/xtask-test/<name>-<pid>-<n>`.
     pub fn repo_at(self, host: &str, name: &str) -> Repo {
         Repo::on(self.engine(), format!("{host}/xtask-test/{name}-{}", unique()))
