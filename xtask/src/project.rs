@@ -14,6 +14,13 @@ use crate::image::{self, Image};
 use crate::settings::Settings;
 use crate::snippets::{self, Snippet};
 
+/// The project's lock, held until dropped. `waited`: another run held it
+/// first, so what the engine said before it was taken may be out of date.
+pub(crate) struct Lock {
+    _file: fs::File,
+    pub(crate) waited: bool,
+}
+
 pub(crate) struct Project {
     pub(crate) root: PathBuf,
     pub(crate) settings: Settings,
@@ -120,11 +127,11 @@ impl Project {
         })
     }
 
-    /// Waits for, then holds until the returned file is dropped, the project's
-    /// lock: the chain files name one image, so two runs with different
-    /// settings must not rewrite them under each other's builds. The engine's
-    /// lock goes with the process, however it ends.
-    pub(crate) fn lock(&self) -> Result<fs::File> {
+    /// Waits for, then holds until the returned lock is dropped, the
+    /// project's lock: the chain files name one image, so two runs with
+    /// different settings must not rewrite them under each other's builds.
+    /// The engine's lock goes with the process, however it ends.
+    pub(crate) fn lock(&self) -> Result<Lock> {
         let generated = self.generated_dir();
         let path = generated.join(".lock");
         let file = fs::create_dir_all(&generated)
@@ -137,7 +144,8 @@ impl Project {
                     "check the folder's permissions",
                 )
             })?;
-        if let Err(fs::TryLockError::WouldBlock) = file.try_lock() {
+        let waited = matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock));
+        if waited {
             eprintln!(
                 "waiting for another `cargo xtask` run in this project to finish (it holds {})",
                 path.display()
@@ -149,7 +157,7 @@ impl Project {
                 )
             })?;
         }
-        Ok(file)
+        Ok(Lock { _file: file, waited })
     }
 
     /// Writes the chain (`chain`, from [`Project::chain_texts`]) and the main

@@ -96,19 +96,14 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
     let image = project.image(sh)?;
     // Removal goes through `remove_images`, which prune skips in a dry run.
     let engine = Engine::new(sh, &project.settings.engine, false)?;
-    let dangling = engine.dangling(Some(LABEL))?;
-    let local = engine.local_tags(image.repository())?;
-    let leftovers: Vec<String> = local
-        .keys()
-        .filter(|tag| verify_process_gone(tag))
-        .map(|tag| format!("{}:{tag}", image.name))
-        .collect();
-    let refs: Vec<String> = dangling.iter().chain(&leftovers).cloned().collect();
-    // Another run may remove some of them meanwhile: those are gone, not an
-    // error, and each line names its image by id and tags.
-    let inspected = engine.inspect_present(&refs, &inspect_format())?;
-    let known = Known::new(project, &image, &local)?;
-    let candidates = select(&dangling, &leftovers, &inspected, &image.name, &known);
+    let mut found = candidates(&engine, project, &image)?;
+    // Never beside a build of this project: what a build just untagged is
+    // the former image of a stage, and its new image may not be tagged yet.
+    let lock = project.lock()?;
+    if lock.waited {
+        found = candidates(&engine, project, &image)?;
+    }
+    let (known, candidates) = found;
     if candidates.is_empty() {
         return out!(
             "nothing to remove: no untagged image of {} left by earlier builds",
@@ -288,6 +283,29 @@ impl Known {
             None => "former image".to_string(),
         }
     }
+}
+
+/// What prune may remove now: this repository's untagged former images and
+/// the tags of verify runs that are gone, and what names them.
+fn candidates(
+    engine: &Engine<'_>,
+    project: &Project,
+    image: &Image,
+) -> Result<(Known, Vec<Candidate>)> {
+    let dangling = engine.dangling(Some(LABEL))?;
+    let local = engine.local_tags(image.repository())?;
+    let leftovers: Vec<String> = local
+        .keys()
+        .filter(|tag| verify_process_gone(tag))
+        .map(|tag| format!("{}:{tag}", image.name))
+        .collect();
+    let refs: Vec<String> = dangling.iter().chain(&leftovers).cloned().collect();
+    // Another run may remove some of them meanwhile: those are gone, not an
+    // error, and each line names its image by id and tags.
+    let inspected = engine.inspect_present(&refs, &inspect_format())?;
+    let known = Known::new(project, image, &local)?;
+    let candidates = select(&dangling, &leftovers, &inspected, &image.name, &known);
+    Ok((known, candidates))
 }
 
 /// The candidates among the untagged images `dangling` (ids) and the

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -103,17 +102,19 @@ impl Plan {
 
 pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()> {
     let image = project.image(sh)?;
+    // A refused selection comes before anything runs.
+    let chosen = if options.stale { None } else { Some(chosen_plan(project, options, &image)?) };
     let mut session = Session::open(sh, project, options, &image)?;
-    let plan = if options.stale {
-        let Some(plan) = session.stale_plan()? else {
-            eprintln!("nothing is stale: {}", fresh_scope(&project.settings));
-            return Ok(());
-        };
-        plan
-    } else {
-        chosen_plan(project, options, &image)?
-    };
-    session.build(plan)
+    match chosen {
+        Some(plan) => session.build(plan),
+        None => match session.stale_plan()? {
+            Some(plan) => session.build(plan),
+            None => {
+                eprintln!("nothing is stale: {}", fresh_scope(&project.settings));
+                Ok(())
+            }
+        },
+    }
 }
 
 /// What `--stale` found fresh, which the settings may narrow.
@@ -164,9 +165,10 @@ fn plan_stale(
 }
 
 /// A run from its checks to its last build: every check that can refuse it
-/// comes before anything is written, and the project lock is held from
-/// before the engine is first asked which images exist (a run that waited
-/// for another would otherwise judge and label by what was there before).
+/// comes before anything is written; the project lock is held from before
+/// the chain is written to the last build, and a run that had to wait for
+/// it asks the engine again what it had asked before (another run may have
+/// rebuilt a stage meanwhile: it would judge and label by what was there).
 pub(crate) struct Session<'a> {
     project: &'a Project,
     options: &'a Options,
@@ -178,8 +180,6 @@ pub(crate) struct Session<'a> {
     chain: Vec<String>,
     /// The repository's tags and ids, once listed.
     listed: Option<HashMap<String, String>>,
-    /// Held until the last build: the builds read the chain files.
-    _lock: fs::File,
 }
 
 impl<'a> Session<'a> {
@@ -196,8 +196,7 @@ impl<'a> Session<'a> {
         if let Some(check) = builder_check {
             check.finish()?;
         }
-        let lock = project.lock()?;
-        Ok(Session { project, options, image, engine, words, chain, listed: None, _lock: lock })
+        Ok(Session { project, options, image, engine, words, chain, listed: None })
     }
 
     /// `--stale`: what `status` does not call fresh, judged against what
@@ -220,28 +219,45 @@ impl<'a> Session<'a> {
         Ok(plan)
     }
 
+    /// The repository's tags and ids. In a dry run an engine that does not
+    /// answer is planned around: as if no stage image existed.
+    fn list(&self) -> Result<HashMap<String, String>> {
+        match self.engine.local_tags(self.image.repository()) {
+            Ok(local) => Ok(local),
+            Err(err) if self.options.dry_run => {
+                eprintln!("warning: {err:#}; planning as if no stage image exists");
+                Ok(HashMap::new())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     /// Regenerates the chain (unless `NO_GEN`) and carries out `plan`.
-    pub(crate) fn build(self, plan: Plan) -> Result<()> {
-        let Session { project, options, image, engine, words, chain, listed, _lock } = self;
-        let last = project.snippets.len().saturating_sub(1);
+    pub(crate) fn build(mut self, mut plan: Plan) -> Result<()> {
+        let last = self.project.snippets.len().saturating_sub(1);
         // Which stage images exist matters for a parent this run does not
         // build, and for the stages above the run that its rebuilds leave
         // behind. A run of every stage asks later, if ever, which saves an
         // engine call on the common `cargo xtask stages`; an engine that does
         // not answer is then found when its first command fails.
         let every_stage = plan.stages.iter().copied().eq(0..=last);
-        let local = if listed.is_some() || (every_stage && !options.dry_run) {
-            listed
-        } else {
-            match engine.local_tags(image.repository()) {
-                Ok(local) => Some(local),
-                Err(err) if options.dry_run => {
-                    eprintln!("warning: {err:#}; planning as if no stage image exists");
-                    Some(HashMap::new())
-                }
-                Err(err) => return Err(err),
-            }
+        let mut local = match self.listed.take() {
+            Some(listed) => Some(listed),
+            None if every_stage && !self.options.dry_run => None,
+            None => Some(self.list()?),
         };
+        // Held until the last build: the builds read the chain files.
+        let lock = self.project.lock()?;
+        if lock.waited && self.options.stale {
+            let Some(now) = self.stale_plan()? else {
+                eprintln!("nothing is stale: {}", fresh_scope(&self.project.settings));
+                return Ok(());
+            };
+            (plan, local) = (now, self.listed.take());
+        } else if lock.waited && local.is_some() {
+            local = Some(self.list()?);
+        }
+        let Session { project, options, image, engine, words, chain, .. } = self;
         let main = if plan.full.is_some() { project.main_to_build()? } else { String::new() };
         let dockerfile_changed = !project.settings.no_gen && project.write(&chain)?;
         for warning in context::warnings(&project.root) {

@@ -215,3 +215,52 @@ on_every_engine! {
         stages_at_once([(&pa, &a, "apart-a"), (&pb, &b, "apart-b")], builder != Builder::BuildKit);
     }
 }
+
+on_every_engine! {
+    /// A run that waits for the project lock asks the engine again what it
+    /// asked before: stages tagged meanwhile are there, not rebuilt.
+    fn a_run_that_waited_for_the_lock_sees_what_changed_meanwhile(builder: Builder) {
+        let repo = builder.repo("conc-waited");
+        let project = Project::on("conc-waited", builder);
+        project.stages(&[&format!("FROM {BASE_IMAGE}\nENV S0={}", repo.name), "ENV S1=1", "ENV S2=1"]);
+        std::fs::create_dir_all(project.path(".docker/generated")).unwrap();
+        let lock = std::fs::File::create(project.path(".docker/generated/.lock")).unwrap();
+        lock.lock().unwrap();
+
+        let mut command = xtask(&project, &["stages", "2"], &[("DOCKER_IMAGE", &repo.name)]);
+        let mut run = command.spawn().unwrap();
+        let stderr = run.stderr.take().unwrap();
+        let (said, reader) = read_lines(stderr);
+        crate::engine_failures::wait_until(std::time::Duration::from_secs(60), "the run never waited for the lock", || {
+            said.lock().unwrap().contains("waiting for another `cargo xtask` run")
+        });
+        // Meanwhile another run makes stages 0 and 1 (by hand, here: no label
+        // for the run to find them by).
+        for n in 0..2 {
+            builder.docker(&["tag", BASE_IMAGE, &repo.tag(&format!("latest_stage{n}"))]);
+        }
+        drop(lock);
+        let status = run.wait().unwrap();
+        reader.join().unwrap();
+        let said = said.lock().unwrap().clone();
+        assert!(status.success(), "{said}");
+        let built: Vec<&str> = said.lines().filter(|l| l.ends_with("  built")).collect();
+        assert_eq!(built.len(), 1, "stage 2 only:\n{said}");
+        assert!(built[0].starts_with("2 "), "{said}");
+    }
+}
+
+/// Collects what `pipe` says, as it comes, in the returned string.
+fn read_lines(
+    mut pipe: impl std::io::Read + Send + 'static,
+) -> (std::sync::Arc<std::sync::Mutex<String>>, std::thread::JoinHandle<()>) {
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = said.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    (said, reader)
+}

@@ -10,12 +10,10 @@ fn three_stages(name: &str) -> Project {
     project
 }
 
-/// Only the calls that change something: builds, pulls, pushes.
+/// Only the calls that change something: builds, pulls, pushes, tags.
 fn changes(calls: Vec<String>) -> Vec<String> {
-    calls
-        .into_iter()
-        .filter(|c| c.starts_with("[build]") || c.starts_with("[push]") || c.starts_with("[pull]"))
-        .collect()
+    let changing = ["[build]", "[push]", "[pull]", "[tag]", "[image][rm]"];
+    calls.into_iter().filter(|c| changing.iter().any(|k| c.starts_with(k))).collect()
 }
 
 #[test]
@@ -33,7 +31,17 @@ fn dry_run_prints_what_a_real_run_executes() {
         .run()
         .ok();
     let printed = out.stdout();
-    assert_eq!(printed.lines().count(), 8, "4 builds and 4 pushes:\n{printed}");
+    let count = |word: &str| printed.lines().filter(|l| l.starts_with(word)).count();
+    assert_eq!(
+        (
+            count("docker build "),
+            count("docker push "),
+            count("docker tag "),
+            count("docker image rm ")
+        ),
+        (4, 7, 3, 3),
+        "4 builds, 4 pushes and each stage's key tag tagged, pushed, untagged:\n{printed}"
+    );
     assert!(
         printed.contains(
             "$(docker image inspect --format '{{.Created}}' localhost:5000/team/app:v1_stage0)"
@@ -59,7 +67,7 @@ fn dry_run_prints_what_a_real_run_executes() {
         .ok();
     let from_real_run = changes(fake.take_calls());
     assert_eq!(from_dry_run, from_real_run);
-    assert_eq!(from_real_run.len(), 8);
+    assert_eq!(from_real_run.len(), 17);
     assert!(from_real_run[0].starts_with(
         "[build][--force-rm][-t][localhost:5000/team/app:v1_stage0][-f][.docker/generated/Dockerfile.stage0][--label][xtask.stages=dockerfile=sha256:"
     ), "{}", from_real_run[0]);
@@ -73,15 +81,20 @@ fn dry_run_prints_what_a_real_run_executes() {
     ), "{}", from_real_run[0]);
     // Stage 1's label names stage 0 by its key and creation time.
     assert!(
-        from_real_run[2].contains("@created-of-localhost_5000_team_app_v1_stage0;image=localhost:5000/team/app;key=sha256:"),
+        from_real_run[5].contains("@created-of-localhost_5000_team_app_v1_stage0;image=localhost:5000/team/app;key=sha256:"),
         "{}",
-        from_real_run[2]
+        from_real_run[5]
     );
     assert_eq!(from_real_run[1], "[push][localhost:5000/team/app:v1_stage0]");
-    assert!(from_real_run[6].starts_with(
+    let key_tag = "localhost:5000/team/app:stage0-";
+    assert!(from_real_run[2]
+        .starts_with(&format!("[tag][localhost:5000/team/app:v1_stage0][{key_tag}")));
+    assert!(from_real_run[3].starts_with(&format!("[push][{key_tag}")));
+    assert!(from_real_run[4].starts_with(&format!("[image][rm][{key_tag}")));
+    assert!(from_real_run[15].starts_with(
         "[build][--force-rm][-t][localhost:5000/team/app:v1][-f][Dockerfile][--label][xtask.stages=dockerfile=sha256:"
     ));
-    assert!(from_real_run[6]
+    assert!(from_real_run[15]
         .contains(";parent=;image=localhost:5000/team/app][--build-arg][APP_ENV_NAME=ci]"));
 }
 
@@ -212,31 +225,49 @@ fn no_gen_builds_the_chain_on_disk() {
 }
 
 #[test]
-fn pull_uses_the_registry_copy_or_builds_when_it_cannot() {
+fn pull_takes_the_key_tag_the_registry_holds_or_builds() {
     let project = three_stages("pull");
     let fake = FakeEngine::new(&project);
-    project
-        .xtask(&["stages", "2", "--pull"])
-        .env("PATH", fake.path())
-        .env("DOCKER_IMAGE", "ns/app")
-        .run()
-        .ok();
-    let calls = changes(fake.take_calls());
-    assert_eq!(calls[0], "[pull][ns/app:latest_stage1]");
-    assert_eq!(calls.len(), 2, "{calls:?}");
-    assert!(calls[1].starts_with("[build][--force-rm][-t][ns/app:latest_stage2]"));
+    let pull = || {
+        project
+            .xtask(&["stages", "2", "--pull"])
+            .env("PATH", fake.path())
+            .env("DOCKER_IMAGE", "ns/app")
+            .run()
+            .ok()
+    };
+    pull();
+    let calls = fake.take_calls();
+    let lookup =
+        calls.iter().find(|c| c.starts_with("[manifest][inspect][--insecure][ns/app:stage1-"));
+    let key_tag = lookup
+        .unwrap_or_else(|| panic!("{calls:?}"))
+        .rsplit('[')
+        .next()
+        .unwrap()
+        .trim_end_matches(']')
+        .to_string();
+    let calls = changes(calls);
+    assert_eq!(
+        calls[..3],
+        [
+            format!("[pull][{key_tag}]"),
+            format!("[tag][{key_tag}][ns/app:latest_stage1]"),
+            format!("[image][rm][{key_tag}]"),
+        ]
+    );
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert!(calls[3].starts_with("[build][--force-rm][-t][ns/app:latest_stage2]"));
 
+    // The registry fails the pull: one warning naming it, and everything is built here.
     fake.fail_on("pull ns/app");
-    let out = project
-        .xtask(&["stages", "2", "--pull"])
-        .env("PATH", fake.path())
-        .env("DOCKER_IMAGE", "ns/app")
-        .run()
-        .ok();
+    let out = pull();
     let calls = changes(fake.take_calls());
     let kinds: Vec<&str> = calls.iter().map(|c| c.split(']').next().unwrap()).collect();
-    assert_eq!(kinds, ["[pull", "[pull", "[build", "[build", "[build"], "{calls:?}");
-    out.stderr_has("note: cannot pull ns/app:latest_stage1 (fake failure): building it");
+    assert_eq!(kinds, ["[pull", "[build", "[build", "[build"], "{calls:?}");
+    out.stderr_has(
+        "warning: cannot pull from the registry docker.io (fake failure): building here",
+    );
 }
 
 #[test]
