@@ -17,10 +17,13 @@ cargo xtask: build Docker images in stages
 Usage: cargo xtask <command> [options]
 
 Commands:
-  dockerfile [--check]   regenerate ./Dockerfile and the stage chain from the snippets
-  stages [STAGE...]      build stages (ids, names or ranges) and their missing ancestors;
+  dockerfile [--check] [--force]
+                         regenerate ./Dockerfile and the stage chain from the snippets
+  stages [STAGE...]      build stages (ids, names or ranges), after their missing ancestors
+                         (taken by key from this engine or, with --pull, the registry);
                          no STAGE: every stage, then the full image
   stages --stale         build what `status` does not call fresh
+                         (both: [--dry-run] [--push] [--pull] [--allow-secret-args] [-- ARGS])
   status [--registry]    show which stage images are fresh, stale or missing, and why
   prune [--dry-run]      remove the untagged images that earlier builds of this image left
   verify                 build the chain and the main Dockerfile, and compare the two images
@@ -52,6 +55,8 @@ pub(crate) enum Command {
     Help(&'static str),
     Dockerfile {
         check: bool,
+        /// Replace a root Dockerfile the tool did not write.
+        force: bool,
     },
     Stages(Options),
     Status {
@@ -92,7 +97,9 @@ pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
     };
     let command = match name.as_str() {
         "dockerfile" if help => Command::Help(dockerfile::HELP),
-        "dockerfile" => Command::Dockerfile { check: args.contains("--check") },
+        "dockerfile" => {
+            Command::Dockerfile { check: args.contains("--check"), force: args.contains("--force") }
+        }
         "stages" if help => Command::Help(stages::HELP),
         "stages" => {
             let mut options = Options {
@@ -222,10 +229,17 @@ mod tests {
 
     #[test]
     fn commands_and_help() {
-        assert_eq!(parse_str(&["dockerfile"]).unwrap(), Command::Dockerfile { check: false });
+        assert_eq!(
+            parse_str(&["dockerfile"]).unwrap(),
+            Command::Dockerfile { check: false, force: false }
+        );
+        assert_eq!(
+            parse_str(&["dockerfile", "--force"]).unwrap(),
+            Command::Dockerfile { check: false, force: true }
+        );
         assert_eq!(
             parse_str(&["dockerfile", "--check"]).unwrap(),
-            Command::Dockerfile { check: true }
+            Command::Dockerfile { check: true, force: false }
         );
         assert_eq!(parse_str(&["--help"]).unwrap(), Command::Help(HELP));
         assert_eq!(parse_str(&[]).unwrap(), Command::Help(HELP), "no command: the help");

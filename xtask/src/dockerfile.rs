@@ -7,14 +7,13 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::exit::failure;
-use crate::generate::GENERATED_BY;
 use crate::out::out;
 use crate::project::Project;
 
 pub(crate) const HELP: &str = "\
 Regenerate the main Dockerfile and the per-stage chain from the snippets.
 
-Usage: cargo xtask dockerfile [--check]
+Usage: cargo xtask dockerfile [--check] [--force]
 
 Writes ./Dockerfile (all snippets in order) and <STAGES_DIR>/generated/Dockerfile.stage<N>
 (stage N alone, FROM the image of stage N-1). Files are written only when they change.
@@ -22,22 +21,20 @@ Writes ./Dockerfile (all snippets in order) and <STAGES_DIR>/generated/Dockerfil
 Options:
   --check   write nothing; exit 1 when ./Dockerfile is not what would be generated
             (the pre-commit check)
+  --force   replace a ./Dockerfile that `cargo xtask dockerfile` did not write (one
+            without its header); without it, such a Dockerfile is refused:
+            `cargo xtask vendor .` adopts it as .docker/Dockerfile.stage0
   -h, --help
 ";
 
-pub(crate) fn run(sh: &Shell, project: &Project, check: bool) -> Result<()> {
+pub(crate) fn run(sh: &Shell, project: &Project, check: bool, force: bool) -> Result<()> {
     if check {
         return check_main(project);
     }
     let image = project.image(sh)?;
+    project.refuse_users_dockerfile(force)?;
     let _lock = project.lock()?;
-    let previous = fs::read_to_string(project.main_dockerfile_path()).ok();
     let changed = project.write(&project.chain_texts(&image))?;
-    if changed && previous.is_some_and(|text| !text.contains(GENERATED_BY)) {
-        eprintln!(
-            "warning: replaced ./Dockerfile, which `cargo xtask dockerfile` had not written: its old content is in git, move what it needs into the snippets"
-        );
-    }
     let n = project.snippets.len();
     out!(
         "Dockerfile {} ({n} snippets from {}); chain in {}/generated for {}",

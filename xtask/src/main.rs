@@ -51,9 +51,9 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     match cli::parse(std::env::args_os().skip(1).collect())? {
         Command::Help(text) => out::print(format_args!("{text}")),
-        Command::Dockerfile { check } => {
+        Command::Dockerfile { check, force } => {
             let (sh, project) = load()?;
-            dockerfile::run(&sh, &project, check)
+            dockerfile::run(&sh, &project, check, force)
         }
         Command::Stages(options) => {
             let (sh, project) = load()?;

@@ -190,6 +190,9 @@ impl<'a> Session<'a> {
         image: &'a Image,
     ) -> Result<Session<'a>> {
         let words = build_args(project, options)?;
+        if !project.settings.no_gen {
+            project.refuse_users_dockerfile(false)?;
+        }
         let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
         let builder_check = engine.start_builder_check();
         let chain = project.chain_to_build(image)?;

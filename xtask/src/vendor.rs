@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::cargo_toml::{add_member, line_key, Members, Toml};
 use crate::exit::input_error;
+use crate::generate::{self, Source, GENERATED_BY};
 use crate::out::out;
 use crate::settings::{self, Settings};
 use crate::{env_file, files, migrate, snippets};
@@ -171,6 +172,7 @@ pub(crate) fn run(dir: &Path) -> Result<()> {
     };
     let stages_dir = Settings::layered(&file_settings).stages_dir;
     let tool_files = tool_files(dir, &source)?;
+    let adopted = adoption(dir, &stages_dir)?;
 
     copy_crate(&source, dir, &mut report)?;
     copy_lock(&source, dir, &mut report)?;
@@ -186,7 +188,10 @@ pub(crate) fn run(dir: &Path) -> Result<()> {
         None if has_settings => report.file("unchanged", settings::FILE, "yours is kept"),
         None => {}
     }
-    skeleton(dir, &stages_dir, &mut report)?;
+    match &adopted {
+        Some(adopted) => adopt(dir, adopted, &mut report)?,
+        None => skeleton(dir, &stages_dir, &mut report)?,
+    }
     build_script(dir, &mut report);
 
     // `.` says little in a report read later: show where it really went.
@@ -592,23 +597,73 @@ const WRAPPER: &str = "#!/bin/sh\ncd \"$(dirname \"$0\")/../..\" && exec cargo x
 
 /// A commented skeleton for a project without snippets; a project that has
 /// any keeps them exactly as they are.
+/// Whether DIR has snippets already (ones the tool would refuse are still
+/// the user's snippets).
+fn has_snippets(dir: &Path, stages_dir: &str) -> bool {
+    dir.join(stages_dir).is_dir()
+        && snippets::discover(dir, stages_dir).map_or(true, |s| !s.is_empty())
+}
+
 fn skeleton(dir: &Path, stages_dir: &str, report: &mut Report) -> Result<()> {
-    let folder = dir.join(stages_dir);
-    // Snippets the tool would refuse are still the user's snippets.
-    let has_snippets =
-        folder.is_dir() && snippets::discover(dir, stages_dir).map_or(true, |s| !s.is_empty());
-    if has_snippets {
+    if has_snippets(dir, stages_dir) {
         report.file("unchanged", &format!("{stages_dir}/"), "has snippets: left as they are");
         return Ok(());
     }
     for (name, text) in SKELETON {
         write(dir, &format!("{stages_dir}/{name}"), text, report, "")?;
     }
-    if dir.join("Dockerfile").is_file() {
-        report.by_hand.push(format!(
-            "`cargo xtask dockerfile` will replace ./Dockerfile with the one the snippets \
-             make: move its instructions into {stages_dir}/Dockerfile.stage* first"
-        ));
+    Ok(())
+}
+
+/// DIR's own Dockerfile, about to become its stage 0, and what it generates.
+struct Adopted {
+    stage0: String,
+    text: String,
+    main: String,
+}
+
+/// When DIR has no snippets and a root Dockerfile that this tool did not
+/// write, that Dockerfile is adopted: checked here, before anything is
+/// written, as the tool checks a snippet.
+fn adoption(dir: &Path, stages_dir: &str) -> Result<Option<Adopted>> {
+    let path = dir.join("Dockerfile");
+    if has_snippets(dir, stages_dir) || !path.is_file() {
+        return Ok(None);
     }
+    let text = read_text(&path)?;
+    if text.contains(GENERATED_BY) {
+        return Ok(None);
+    }
+    let stage0 = format!("{}/Dockerfile.stage0", clean(stages_dir));
+    let source = Source { display: &stage0, text: &text };
+    let stages = generate::analyze(&[source], stages_dir).map_err(|err| {
+        input_error(
+            format!("cannot adopt ./Dockerfile as {stage0}: {err:#}"),
+            format!("fix it, or move its instructions into {stages_dir}/Dockerfile.stage* by hand and run vendor again"),
+        )
+    })?;
+    Ok(Some(Adopted { main: stages.main_dockerfile(), stage0, text }))
+}
+
+/// Makes DIR's Dockerfile its stage 0 and regenerates the main Dockerfile
+/// from it: the same instructions, under the generated header. Nothing of
+/// the user's is lost.
+fn adopt(dir: &Path, adopted: &Adopted, report: &mut Report) -> Result<()> {
+    let stage0 = &adopted.stage0;
+    write(dir, stage0, &adopted.text, report, "your ./Dockerfile, adopted as stage 0")?;
+    write(
+        dir,
+        "Dockerfile",
+        &adopted.main,
+        report,
+        &format!("generated from {stage0}: the same instructions"),
+    )?;
+    report.by_hand.push(format!(
+        "split {stage0} into stages: cut it at instruction boundaries into Dockerfile.stage1, \
+         Dockerfile.stage2, ... beside it (the code injection and the expensive package steps \
+         first, the steps that change most last; a `COPY --from=<build stage>` stays in the \
+         snippet that declares that stage), run `cargo xtask dockerfile`, then \
+         `cargo xtask verify`: it proves the chain still builds what the main Dockerfile builds"
+    ));
     Ok(())
 }

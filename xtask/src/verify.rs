@@ -57,10 +57,11 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
     let last = project.snippets.len() - 1;
     let chain_tag = image.stage(last);
     let main_tag = format!("{}:xtask-verify-{}", image.name, std::process::id());
+    let session = stages::Session::open(sh, project, options, &image)?;
+    // From the first build on, the temporary tag goes however the run ends.
     let _cleanup = RemoveOnDrop { engine: &engine, tag: &main_tag };
-
     let plan = Plan { stages: (0..=last).collect(), full: Some(main_tag.clone()) };
-    stages::Session::open(sh, project, options, &image)?.build(plan)?;
+    session.build(plan)?;
 
     eprintln!("comparing {chain_tag} (the chain) with the main Dockerfile's image");
     let mut differences =

@@ -44,7 +44,6 @@ fn ids(repo: &Repo) -> Vec<(String, Option<String>)> {
 }
 
 on_every_engine! {
-    also_modern_legacy;
     fn prune_removes_this_projects_former_images_only(builder: Builder) {
         let (a, b) = (builder.repo("prune-a"), builder.repo("prune-b"));
         let (pa, pb) = (Project::on("prune-a", builder), Project::on("prune-b", builder));
@@ -74,6 +73,7 @@ on_every_engine! {
 }
 
 on_every_engine! {
+    also_modern_legacy;
     fn an_image_the_engine_will_not_remove_is_kept(builder: Builder) {
         let repo = builder.repo("prune-kept");
         let project = Project::on("prune-kept", builder);

@@ -19,7 +19,6 @@ fn four_stages(name: &str, builder: Builder) -> Project {
 }
 
 on_every_engine! {
-    also_modern_legacy;
     /// One machine pushes stages 0-2; another, with none of them, builds stage 3
     /// by pulling stage 2 only, by its key tag.
     fn push_then_pull_only_what_is_missing(builder: Builder) {
@@ -65,6 +64,7 @@ on_every_engine! {
 }
 
 on_every_engine! {
+    also_modern_legacy;
     /// Nothing of the project in the registry: every missing stage is built,
     /// with no word about the lookups.
     fn a_registry_without_the_keys_means_building(builder: Builder) {

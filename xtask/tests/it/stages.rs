@@ -18,7 +18,6 @@ fn args_and_escape(project: &Project) {
 }
 
 on_every_engine! {
-    also_modern_legacy;
     fn every_stage_then_the_full_image_with_the_same_files(builder: Builder) {
         let repo = builder.repo("full");
         let project = Project::on("full", builder);
@@ -76,6 +75,7 @@ on_every_engine! {
 }
 
 on_every_engine! {
+    also_modern_legacy;
     fn a_failing_stage_stops_the_chain_and_names_itself(builder: Builder) {
         let repo = builder.repo("failing");
         let project = Project::on("failing", builder);

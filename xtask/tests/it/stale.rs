@@ -21,7 +21,6 @@ fn built(stderr: &str) -> Vec<String> {
 }
 
 on_every_engine! {
-    also_modern_legacy;
     fn stale_builds_exactly_what_is_not_fresh(builder: Builder) {
         let repo = builder.repo("stale");
         let project = Project::on("stale", builder);
@@ -77,6 +76,7 @@ on_every_engine! {
 }
 
 on_every_engine! {
+    also_modern_legacy;
     fn a_missing_stage_below_a_present_one_does_not_count(builder: Builder) {
         let repo = builder.repo("stale-gap");
         let project = Project::on("stale-gap", builder);

@@ -31,7 +31,6 @@ pub fn states(project: &Project, repo: &Repo) -> Vec<String> {
 }
 
 on_every_engine! {
-    also_modern_legacy;
     fn a_middle_snippet_change_shows_on_every_row_above_it(builder: Builder) {
         let repo = builder.repo("status-middle");
         let project = Project::on("status-middle", builder);
@@ -54,6 +53,7 @@ on_every_engine! {
 }
 
 on_every_engine! {
+    also_modern_legacy;
     fn rows_carry_the_full_image_size_and_age(builder: Builder) {
         let repo = builder.repo("status-columns");
         let project = Project::on("status-columns", builder);

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::support::docker::BASE_IMAGE;
-use crate::support::Project;
+use crate::support::{FakeEngine, Project};
 
 const ALIAS: &str = "[alias]\nxtask = \"run --package xtask --\"\n";
 const SKELETON: [&str; 5] = [
@@ -51,50 +51,61 @@ fn digests(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<&str, u64> {
         .collect()
 }
 
+/// A small Django app, before it vendors the tool.
+fn django_app(project: Project) -> Project {
+    project
+        .write("manage.py", "import sys\n")
+        .write("requirements.txt", "django==5.0\n")
+        .write("shop/settings.py", "DEBUG = False\n")
+        .write(".gitignore", "*.pyc\n__pycache__");
+    project
+}
+
+#[test]
+fn a_python_web_app_gets_the_tool() {
+    let project = django_app(Project::new("django-app"));
+    let out = vendor_twice(&project);
+    for line in [
+        "created    Cargo.toml",
+        "changed    .gitignore",
+        "cargo xtask dockerfile",
+        "cargo xtask stages",
+    ] {
+        assert!(out.contains(line), "stdout lacks {line:?}:\n{out}");
+    }
+
+    assert_eq!(fs::read(project.path("xtask/Cargo.toml")).unwrap(), source("Cargo.toml"));
+    assert_eq!(fs::read(project.path("xtask/src/main.rs")).unwrap(), source("src/main.rs"));
+    assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
+    assert!(!project.exists("xtask/tests"), "the tests need this repository's fixtures");
+    assert_eq!(project.read(".cargo/config.toml"), ALIAS);
+    assert!(project.read("Cargo.toml").starts_with("[workspace]\nmembers = [\"xtask\"]\n"));
+    assert_eq!(project.read(".gitignore"), "*.pyc\n__pycache__\n/target\n");
+    assert_eq!(
+        project.read(".dockerignore"),
+        "/target\n/.docker/generated\n/xtask\n/Cargo.toml\n/Cargo.lock\n/.cargo\n",
+        "the tool stays out of the images of a project whose only Rust it is"
+    );
+    for name in SKELETON {
+        assert!(project.read(&format!(".docker/{name}")).starts_with("# Stage "), "{name}");
+    }
+
+    // The real thing, from a subfolder, offline: the alias, the lock file and
+    // the root found through CARGO_MANIFEST_DIR.
+    project.cargo("shop", &["xtask", "dockerfile"]).run().ok();
+    project.cargo("shop", &["xtask", "dockerfile", "--check"]).run().ok();
+    assert!(project.read("Dockerfile").contains("FROM ${BASE_IMAGE}"));
+    assert!(project.exists(".docker/generated/Dockerfile.stage4"));
+    project.cargo("", &["build", "--offline", "-p", "xtask"]).run().ok();
+    assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
+}
+
 on_every_engine! {
-    also_modern_legacy;
-    fn a_python_web_app_gets_the_tool_and_builds_stage_0(builder: Builder) {
-        let project = Project::on("django-app", builder);
-        project
-            .write("manage.py", "import sys\n")
-            .write("requirements.txt", "django==5.0\n")
-            .write("shop/settings.py", "DEBUG = False\n")
-            .write(".gitignore", "*.pyc\n__pycache__");
-        let out = vendor_twice(&project);
-        for line in [
-            "created    Cargo.toml",
-            "changed    .gitignore",
-            "cargo xtask dockerfile",
-            "cargo xtask stages",
-        ] {
-            assert!(out.contains(line), "stdout lacks {line:?}:\n{out}");
-        }
-
-        assert_eq!(fs::read(project.path("xtask/Cargo.toml")).unwrap(), source("Cargo.toml"));
-        assert_eq!(fs::read(project.path("xtask/src/main.rs")).unwrap(), source("src/main.rs"));
-        assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
-        assert!(!project.exists("xtask/tests"), "the tests need this repository's fixtures");
-        assert_eq!(project.read(".cargo/config.toml"), ALIAS);
-        assert!(project.read("Cargo.toml").starts_with("[workspace]\nmembers = [\"xtask\"]\n"));
-        assert_eq!(project.read(".gitignore"), "*.pyc\n__pycache__\n/target\n");
-        assert_eq!(
-            project.read(".dockerignore"),
-            "/target\n/.docker/generated\n/xtask\n/Cargo.toml\n/Cargo.lock\n/.cargo\n",
-            "the tool stays out of the images of a project whose only Rust it is"
-        );
-        for name in SKELETON {
-            assert!(project.read(&format!(".docker/{name}")).starts_with("# Stage "), "{name}");
-        }
-
-        // The real thing, from a subfolder, offline: the alias, the lock file and
-        // the root found through CARGO_MANIFEST_DIR.
-        project.cargo("shop", &["xtask", "dockerfile"]).run().ok();
-        project.cargo("shop", &["xtask", "dockerfile", "--check"]).run().ok();
-        assert!(project.read("Dockerfile").contains("FROM ${BASE_IMAGE}"));
-        assert!(project.exists(".docker/generated/Dockerfile.stage4"));
-        project.cargo("", &["build", "--offline", "-p", "xtask"]).run().ok();
-        assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
-
+    /// The vendored tool builds the app's stage 0 from a subfolder, offline,
+    /// on the skeleton's snippets.
+    fn a_vendored_python_app_builds_stage_0(builder: Builder) {
+        let project = django_app(Project::on("django-app", builder));
+        project.xtask(&["vendor", "."]).run().ok();
         let repo = builder.repo("vendored");
         project.write("target/debug/junk", "build output");
         project
@@ -185,23 +196,66 @@ fn existing_snippets_are_never_touched() {
 }
 
 #[test]
-fn the_skeleton_goes_to_stages_dir_and_warns_about_an_existing_dockerfile() {
+fn the_skeleton_goes_to_stages_dir() {
     let project = Project::new("stages-dir");
-    project.write("Dockerfile", "FROM php:8\n").write(".docker/README", "not a snippet\n");
-    let out = project
-        .xtask(&["vendor", "."])
-        .env("STAGES_DIR", "ops/stages")
-        .run()
-        .ok()
-        .stdout_has("will replace ./Dockerfile")
-        .stdout();
+    project.write(".docker/README", "not a snippet\n");
+    let out = project.xtask(&["vendor", "."]).env("STAGES_DIR", "ops/stages").run().ok().stdout();
     for name in SKELETON {
         assert!(project.exists(&format!("ops/stages/{name}")), "{name}:\n{out}");
         assert!(!project.exists(&format!(".docker/{name}")), "{name}:\n{out}");
     }
-    assert_eq!(project.read("Dockerfile"), "FROM php:8\n");
     // The skeleton is valid as it is.
     project.xtask(&["dockerfile"]).env("STAGES_DIR", "ops/stages").run().ok();
+}
+
+#[test]
+fn a_projects_own_dockerfile_is_adopted_as_stage_0() {
+    let project = Project::new("adopted");
+    let own = "# syntax=docker/dockerfile:1\nFROM php:8\r\nCOPY . /app\nRUN make\n";
+    project.write("Dockerfile", own);
+    let out = project.xtask(&["vendor", "."]).env("STAGES_DIR", "ops/stages").run().ok().stdout();
+    assert!(
+        out.contains(
+            "created    ops/stages/Dockerfile.stage0 (your ./Dockerfile, adopted as stage 0)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("`cargo xtask verify`: it proves the chain still builds what the main Dockerfile builds"), "{out}");
+    assert_eq!(project.read("ops/stages/Dockerfile.stage0"), own, "nothing of the user's is lost");
+    assert!(!project.exists("ops/stages/Dockerfile.stage1"), "no skeleton beside it:\n{out}");
+    let main = project.read("Dockerfile");
+    assert!(
+        main.starts_with("# syntax=docker/dockerfile:1\n# Generated by `cargo xtask dockerfile`"),
+        "{main}"
+    );
+    assert!(
+        main.ends_with(
+            "# --- ops/stages/Dockerfile.stage0 ---\nFROM php:8\nCOPY . /app\nRUN make\n"
+        ),
+        "{main}"
+    );
+    // Vendoring again changes nothing; the tool now owns ./Dockerfile.
+    let files = project.files();
+    project.xtask(&["vendor", "."]).env("STAGES_DIR", "ops/stages").run().ok();
+    assert_eq!(project.files(), files);
+    project.xtask(&["dockerfile", "--check"]).env("STAGES_DIR", "ops/stages").run().ok();
+    let fake = FakeEngine::new(&project);
+    project
+        .xtask(&["stages", "--dry-run"])
+        .env("STAGES_DIR", "ops/stages")
+        .env("PATH", fake.path())
+        .run()
+        .ok();
+    assert_eq!(project.read("Dockerfile"), main);
+}
+
+#[test]
+fn a_dockerfile_that_cannot_be_adopted_stops_vendor_before_it_writes() {
+    let project = Project::new("not-adopted");
+    project.write("Dockerfile", b"FROM php:8\nRUN echo \xff\n");
+    let before = project.files();
+    project.xtask(&["vendor", "."]).run().error(2, "Dockerfile");
+    assert_eq!(project.files(), before);
 }
 
 #[test]

@@ -5,7 +5,6 @@ use crate::support::docker::{Builder, BASE_IMAGE};
 use crate::support::Project;
 
 on_every_engine! {
-    also_modern_legacy;
     fn agreeing_chain_with_args_across_stages(builder: Builder) {
         let repo = builder.repo("verify-agree");
         let project = Project::on("verify-agree", builder);
@@ -31,6 +30,7 @@ on_every_engine! {
 }
 
 on_every_engine! {
+    also_modern_legacy;
     fn onbuild_in_a_middle_snippet_diverges(builder: Builder) {
         let repo = builder.repo("verify-onbuild");
         let project = Project::on("verify-onbuild", builder);

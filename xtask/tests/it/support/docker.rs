@@ -434,11 +434,11 @@ impl Repo {
         Builder::Legacy.repo(name)
     }
 
+    /// A name no other run uses (see [`unique`]): nothing to clean first.
     fn on(engine: Engine, name: String) -> Repo {
-        let repo = Repo { name, engine };
-        repo.remove_all();
+        engine.ready();
         *LIVE[engine as usize].lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        repo
+        Repo { name, engine }
     }
 
     pub fn tag(&self, tag: &str) -> String {
@@ -464,22 +464,19 @@ impl Repo {
         tags
     }
 
-    /// The untagged images whose label says they were built for this
-    /// repository (what rebuilds leave behind), oldest last.
+    /// The untagged images without children whose label says they were
+    /// built for this repository (what rebuilds leave behind).
     pub fn dangling(&self) -> Vec<String> {
-        self.labelled(true)
-    }
-
-    /// The images whose label names this repository: only the untagged ones
-    /// without children (`dangling`), or every one.
-    fn labelled(&self, dangling: bool) -> Vec<String> {
-        let mut args = vec!["image", "ls", "--no-trunc", "--quiet"];
-        if dangling {
-            args.extend(["--filter", "dangling=true"]);
-        } else {
-            args.push("--all");
-        }
-        args.extend(["--filter", "label=xtask.stages"]);
+        let args = [
+            "image",
+            "ls",
+            "--no-trunc",
+            "--quiet",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            "label=xtask.stages",
+        ];
         let ids = self.engine.docker(&args);
         let mut ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
         ids.dedup();
@@ -508,22 +505,28 @@ impl Repo {
     /// parents they leave (`--no-prune`): see [`LIVE`].
     pub fn remove_all(&self) {
         let engine = self.engine;
-        for tag in self.tags() {
-            let _ = engine.docker_ok(&["rmi", "-f", "--no-prune", &self.tag(&tag)]);
-        }
         // A pulled image is also named by its digest, which outlives its tags.
-        let format = "{{.Repository}}@{{.Digest}}";
-        for reference in
-            engine.docker(&["image", "ls", "--digests", "--format", format, &self.name]).lines()
-        {
-            if !reference.ends_with("@<none>") {
-                let _ = engine.docker_ok(&["rmi", "--no-prune", reference]);
-            }
+        let format = "{{.Tag}} {{.Digest}}";
+        let listed = engine.docker(&["image", "ls", "--digests", "--format", format, &self.name]);
+        let mut refs = vec!["rmi", "-f", "--no-prune"];
+        let named: Vec<String> = listed
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .flat_map(|(tag, digest)| {
+                let tag = (tag != "<none>").then(|| self.tag(tag));
+                let digest = (digest != "<none>").then(|| format!("{}@{digest}", self.name));
+                tag.into_iter().chain(digest)
+            })
+            .collect();
+        if !named.is_empty() {
+            refs.extend(named.iter().map(String::as_str));
+            let _ = engine.docker_ok(&refs);
         }
-        // Former images, and any image whose label names this repository that
-        // another removal left untagged meanwhile: until none is left.
+        // Former images, and any image whose label names this repository
+        // that another removal left dangling: until none is left. Build
+        // steps with children wait for `remove_orphans`.
         for _ in 0..5 {
-            let left = self.labelled(false);
+            let left = self.dangling();
             if left.is_empty() {
                 break;
             }
@@ -603,9 +606,17 @@ fn remove_orphans(engine: Engine) {
     }
 }
 
+/// `<pid>-<salt>-<n>`: unique within this run, and (the salt is the time the
+/// run started) across runs that had the same pid.
 fn unique() -> String {
     static COUNT: AtomicUsize = AtomicUsize::new(0);
-    format!("{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed))
+    static SALT: OnceLock<u32> = OnceLock::new();
+    let salt = SALT.get_or_init(|| {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        now.subsec_micros() % 100_000
+    });
+    format!("{}-{salt}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Runs `script` with busybox sh in `image` on the first engine.
