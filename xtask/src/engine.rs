@@ -16,7 +16,7 @@ use crate::exit::{input_error, interrupted};
 use crate::freshness::{Present, LABEL};
 use crate::image;
 use crate::interrupt;
-use crate::out::out;
+use crate::out::{out, say};
 use crate::shell_words::quote;
 use crate::tar;
 
@@ -359,7 +359,7 @@ impl<'a> Engine<'a> {
             out!("{shown}")?;
             return Ok(Outcome { status: success(), reason: String::new() });
         }
-        eprintln!("$ {shown}");
+        say!("$ {shown}");
         let args = plain(words)?;
         let engine = &self.path;
         let mut command: Command = cmd!(self.sh, "{engine} {subcommand} {args...}").into();
@@ -372,15 +372,23 @@ impl<'a> Engine<'a> {
     /// xtask itself reports; the reason a failure reports is picked from the
     /// tail of its error output.
     fn wait(&self, mut command: Command, shown: &str) -> Result<Outcome> {
-        command.stdin(Stdio::null()).stdout(std::io::stderr()).stderr(Stdio::piped());
+        // Both through us, not our stderr itself: a reader that goes away
+        // (`2>&1 | head -1`) would kill the engine's client with SIGPIPE
+        // mid-build; here only the printing is lost.
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().with_context(|| format!("cannot run {shown}"))?;
         interrupt::set_child(Some(child.id()));
+        let stdout = child.stdout.take();
+        let copy = std::thread::spawn(move || {
+            stdout.map(|o| tee(o, std::io::stderr()));
+        });
         let stderr = child.stderr.take();
         let tee = std::thread::spawn(move || {
             stderr.map(|e| tee(e, std::io::stderr())).unwrap_or_default()
         });
         let status = child.wait();
         interrupt::set_child(None);
+        let _ = copy.join();
         let reason = reason(&String::from_utf8_lossy(&tee.join().unwrap_or_default()));
         let status = status.with_context(|| format!("cannot wait for {shown}"))?;
         Ok(Outcome { status, reason })
@@ -531,7 +539,8 @@ fn unreachable(program: &str, command: &str, error: &str) -> anyhow::Error {
 /// reason is near the end, and a long build must not grow our memory.
 const TAIL: usize = 64 * 1024;
 
-/// Copies `from` to `out` (our stderr) as it comes; returns the last [`TAIL`] bytes.
+/// Copies `from` to `out` (our stderr) as it comes, to its end even when
+/// `out` is closed; returns the last [`TAIL`] bytes.
 fn tee(mut from: impl Read, mut out: impl Write) -> Vec<u8> {
     let mut buf = [0u8; 8192];
     let mut tail = Vec::new();

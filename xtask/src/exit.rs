@@ -6,6 +6,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use crate::out::say;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Code {
     StdoutClosed = 0,
@@ -74,9 +76,9 @@ pub(crate) fn report(result: anyhow::Result<()>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let message = format!("{err:#}").replace('\n', " ");
-    eprintln!("error: {message}");
+    say!("error: {message}");
     if !hint.is_empty() {
-        eprintln!("{hint}");
+        say!("{hint}");
     }
     ExitCode::from(code as u8)
 }
@@ -91,7 +93,7 @@ pub(crate) fn install_panic_hook() {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
         let location = info.location().map(|l| format!(" ({l})")).unwrap_or_default();
-        eprintln!("error: internal error: {message}{location}");
-        eprintln!("this is a bug in the xtask: please report it with the command you ran");
+        say!("error: internal error: {message}{location}");
+        say!("this is a bug in the xtask: please report it with the command you ran");
     }));
 }

@@ -1,7 +1,8 @@
-//! What the xtask writes on stdout goes through here, so that a reader that
-//! stops early (`cargo xtask stages --dry-run | head -1`) ends the run quietly
-//! and successfully, as with ripgrep. Rust ignores SIGPIPE, so the write fails
-//! with `BrokenPipe` instead of killing us; `println!` would panic on it.
+//! What the xtask writes goes through here. On stdout, a reader that stops
+//! early (`cargo xtask stages --dry-run | head -1`) ends the run quietly and
+//! successfully, as with ripgrep. On stderr, a closed pipe loses the lines
+//! and nothing else. Rust ignores SIGPIPE, so a write fails with
+//! `BrokenPipe` instead of killing us; `println!` would panic on it.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -25,6 +26,21 @@ macro_rules! out {
     };
 }
 pub(crate) use out;
+
+/// Writes `text` to stderr. A stderr that was closed (`2>&1 | head -1`)
+/// loses it and nothing else happens: a run that builds, pushes or removes
+/// goes on to the end. `eprintln!` would panic there.
+pub(crate) fn tell(text: fmt::Arguments<'_>) {
+    let _ = io::stderr().lock().write_fmt(text);
+}
+
+/// `eprintln!` that never panics: `say!("warning: {x}")`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::out::tell(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use say;
 
 #[cfg(test)]
 mod tests {

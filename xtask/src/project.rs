@@ -11,6 +11,7 @@ use crate::exit::input_error;
 use crate::files;
 use crate::generate::{self, Source, Stages, GENERATED_BY};
 use crate::image::{self, Image};
+use crate::out::say;
 use crate::settings::Settings;
 use crate::sha256;
 use crate::snippets::{self, Snippet};
@@ -61,7 +62,7 @@ impl Project {
             .collect();
         let stages = generate::analyze(&sources, &settings.stages_dir)?;
         for warning in &stages.warnings {
-            eprintln!("warning: {warning}");
+            say!("warning: {warning}");
         }
         Ok(Project { root, settings, snippets, stages })
     }
@@ -151,7 +152,7 @@ impl Project {
             })?;
         let waited = matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock));
         if waited {
-            eprintln!(
+            say!(
                 "waiting for another `cargo xtask` run in this project to finish (it holds {})",
                 path.display()
             );
@@ -191,7 +192,7 @@ impl Project {
         let written_last = fs::read_to_string(&record).ok();
         if let (true, Some(before), Some(written)) = (changed, before, written_last) {
             if sha256::hex_digest(&before) != written.trim() {
-                eprintln!(
+                say!(
                     "warning: rewrote ./Dockerfile, which was edited since `cargo xtask` wrote it: edit the snippets in {}/ instead (git has the edited text)",
                     self.settings.stages_dir
                 );
@@ -210,7 +211,7 @@ impl Project {
             return Ok(());
         }
         if force {
-            eprintln!(
+            say!(
                 "warning: replacing ./Dockerfile, which `cargo xtask dockerfile` did not write (--force): its old content is in git"
             );
             return Ok(());

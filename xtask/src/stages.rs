@@ -17,6 +17,7 @@ use crate::freshness::{self, Present, State, LABEL};
 use crate::image::Image;
 use crate::interrupt;
 use crate::keys;
+use crate::out::say;
 use crate::project::Project;
 use crate::secrets::looks_secret;
 use crate::selection;
@@ -110,7 +111,7 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
         None => match session.stale_plan()? {
             Some(plan) => session.build(plan),
             None => {
-                eprintln!("nothing is stale: {}", fresh_scope(&project.settings));
+                say!("nothing is stale: {}", fresh_scope(&project.settings));
                 Ok(())
             }
         },
@@ -228,7 +229,7 @@ impl<'a> Session<'a> {
         match self.engine.local_tags(self.image.repository()) {
             Ok(local) => Ok(local),
             Err(err) if self.options.dry_run => {
-                eprintln!("warning: {err:#}; planning as if no stage image exists");
+                say!("warning: {err:#}; planning as if no stage image exists");
                 Ok(HashMap::new())
             }
             Err(err) => Err(err),
@@ -253,7 +254,7 @@ impl<'a> Session<'a> {
         let lock = self.project.lock()?;
         if lock.waited && self.options.stale {
             let Some(now) = self.stale_plan()? else {
-                eprintln!("nothing is stale: {}", fresh_scope(&self.project.settings));
+                say!("nothing is stale: {}", fresh_scope(&self.project.settings));
                 return Ok(());
             };
             (plan, local) = (now, self.listed.take());
@@ -264,7 +265,7 @@ impl<'a> Session<'a> {
         let main = if plan.full.is_some() { project.main_to_build()? } else { String::new() };
         let dockerfile_changed = !project.settings.no_gen && project.write(&chain)?;
         for warning in context::warnings(&project.root) {
-            eprintln!("warning: {warning}");
+            say!("warning: {warning}");
         }
         interrupt::install();
 
@@ -302,7 +303,7 @@ impl<'a> Session<'a> {
         result?;
         let behind = run.behind(dockerfile_changed)?;
         if !behind.is_empty() {
-            eprintln!(
+            say!(
                 "note: {} {} now behind what this run rebuilt: run `cargo xtask stages --stale` to bring {} up to date",
                 names(&behind),
                 if behind.len() == 1 { "is" } else { "are" },
@@ -386,12 +387,12 @@ impl Summary {
 
     fn print(&mut self) {
         if self.rows.is_empty() {
-            eprintln!("nothing to build");
+            say!("nothing to build");
             return;
         }
         self.rows.sort_by_key(|row| row.target);
         let width = self.rows.iter().map(|r| r.tag.len()).max().unwrap_or(5).max(5);
-        eprintln!("\n{:<5}  {:<width$}  {:>7}  outcome", "stage", "image", "seconds");
+        say!("\n{:<5}  {:<width$}  {:>7}  outcome", "stage", "image", "seconds");
         for row in &self.rows {
             let target = match row.target {
                 Target::Stage(n) => n.to_string(),
@@ -404,7 +405,7 @@ impl Summary {
                 Fate::Failed => "failed",
                 Fate::NotBuilt => "not built",
             };
-            eprintln!("{target:<5}  {:<width$}  {:>7.1}  {fate}", row.tag, row.seconds);
+            say!("{target:<5}  {:<width$}  {:>7.1}  {fate}", row.tag, row.seconds);
         }
     }
 }
@@ -635,7 +636,7 @@ impl Run<'_> {
 
     /// Says once that the registry does not answer; the run builds here.
     fn note_registry_down(&mut self, why: &str) -> bool {
-        eprintln!(
+        say!(
             "warning: cannot pull from the registry {} ({why}): building here",
             self.image.registry()
         );
@@ -651,7 +652,7 @@ impl Run<'_> {
             return;
         }
         if let Some(&below) = self.done.keys().filter(|&&n| n < parent).max() {
-            eprintln!(
+            say!(
                 "warning: stage {stage} builds on the existing image of stage {parent}, which still holds the old stage {below}: run `cargo xtask stages {below}-{stage}` to rebuild them all"
             );
         }
@@ -688,7 +689,7 @@ impl Run<'_> {
     /// its whole output, and `--dry-run | head -1` leaves stderr empty.
     fn progress(&self, line: &str) {
         if !self.engine.dry_run {
-            eprintln!("{line}");
+            say!("{line}");
         }
     }
 

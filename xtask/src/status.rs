@@ -9,7 +9,7 @@ use crate::engine::{Engine, Listed, Lookup};
 use crate::freshness::{self, Expected, Present, State};
 use crate::image::Image;
 use crate::keys;
-use crate::out::out;
+use crate::out::{out, say};
 use crate::project::Project;
 
 pub(crate) const HELP: &str = "\
@@ -125,7 +125,7 @@ fn in_registry(engine: &Engine<'_>, image: &Image, keys: &[String]) -> Result<Ve
         });
     }
     if let Some(why) = unknown {
-        eprintln!("note: cannot ask the registry {} ({why}): its column says ?", image.registry());
+        say!("note: cannot ask the registry {} ({why}): its column says ?", image.registry());
     }
     Ok(answers)
 }

@@ -10,7 +10,7 @@ use xshell::Shell;
 
 use crate::engine::Engine;
 use crate::exit::failure;
-use crate::out::out;
+use crate::out::{out, say};
 use crate::project::Project;
 use crate::stages::{self, Options, Plan};
 use crate::tar::{display, Entry, Kind};
@@ -63,13 +63,12 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
     let plan = Plan { stages: (0..=last).collect(), full: Some(main_tag.clone()) };
     session.build(plan)?;
 
-    eprintln!("comparing {chain_tag} (the chain) with the main Dockerfile's image");
+    say!("comparing {chain_tag} (the chain) with the main Dockerfile's image");
     let mut differences =
         compare_config(&config(&engine, &chain_tag)?, &config(&engine, &main_tag)?);
     differences.extend(compare_trees(&tree(&engine, &chain_tag)?, &tree(&engine, &main_tag)?));
-    for line in &differences {
-        out!("{line}")?;
-    }
+    // A reader that goes away early stops the printing, never the verdict.
+    let _ = differences.iter().try_for_each(|line| out!("{line}"));
     if differences.is_empty() {
         out!("the chain ({chain_tag}) and the main Dockerfile agree: same config, same files")?;
         return Ok(());

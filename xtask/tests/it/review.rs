@@ -178,3 +178,43 @@ fn interrupt(pid: u32) {
     // SAFETY: kill(2) on our own child.
     assert_eq!(unsafe { kill(pid, 2) }, 0);
 }
+
+/// Runs `command` with stdout and stderr into a pipe whose reader is
+/// already gone, as `2>&1 | head -0` leaves them.
+fn into_a_closed_pipe(mut command: Command) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let stderr = writer.try_clone().unwrap();
+    command.stdin(Stdio::null()).stdout(writer).stderr(stderr);
+    let status = command.status().unwrap();
+    std::process::Output { status, stdout: Vec::new(), stderr: Vec::new() }
+}
+
+on_every_engine! {
+    /// `cargo xtask stages 2>&1 | head -1`: the run builds everything it
+    /// would have built and exits 0; only the printing is lost.
+    fn stages_into_a_closed_pipe_finish_their_work(builder: Builder) {
+        let repo = builder.repo("review-closed-stages");
+        let project = Project::on("review-closed-stages", builder);
+        project.stages(&[&format!("FROM {BASE_IMAGE}\nRUN echo 0 > /s0"), "RUN echo 1 > /s1"]);
+        let command = project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).command;
+        let out = into_a_closed_pipe(command);
+        assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
+        assert_eq!(repo.tags(), ["latest", "latest_stage0", "latest_stage1"]);
+    }
+}
+
+on_every_engine! {
+    /// `set -o pipefail; cargo xtask verify | head -1`: a check whose reader
+    /// goes away still fails when the images differ.
+    fn verify_into_a_closed_pipe_keeps_its_failure(builder: Builder) {
+        let name = builder.named("review-closed-verify");
+        let repo = builder.repo(&name);
+        let project = Project::on(&name, builder);
+        project.stages(&[&format!("FROM {BASE_IMAGE}"), "ONBUILD RUN touch /x", "ENV DONE=1"]);
+        let command = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).command;
+        let out = into_a_closed_pipe(command);
+        assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+        assert!(!repo.tags().iter().any(|t| t.contains("verify")), "the temporary tag is removed");
+    }
+}
