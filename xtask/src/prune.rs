@@ -42,25 +42,29 @@ struct Candidate {
     id: String,
     size: u64,
     what: String,
-    /// `["ns/app:tag",...]` as the engine prints it: the names are quoted,
-    /// so a match is whole.
-    tags: String,
+    /// Its names, `repository:tag`.
+    tags: Vec<String>,
     /// Whether it came from a registry (an image pulled by digest, say).
     pulled: bool,
     /// The image it is built on, when the legacy builder built it.
     parent: String,
+    created: String,
+    /// Its layers' digests, `["sha256:..",..]` as the engine prints them.
+    layers: String,
     label: Option<String>,
 }
 
 impl Candidate {
     /// An inspect line of [`inspect_format`], named by its id.
     fn parse(line: &str, known: &Known) -> Option<Candidate> {
-        let mut fields = line.splitn(6, '\t');
+        let mut fields = line.splitn(8, '\t');
         let id = normalize_id(fields.next()?);
         let size = fields.next()?.trim().parse().unwrap_or(0);
-        let tags = fields.next()?.to_string();
+        let tags = json_strings(fields.next()?);
         let pulled = fields.next()?.trim() != "0";
         let parent = fields.next()?.trim().to_string();
+        let created = fields.next()?.trim().to_string();
+        let layers = fields.next()?.trim().to_string();
         let label = Some(fields.next().unwrap_or("").trim()).filter(|l| !l.is_empty());
         let what = label.map_or_else(|| "build step".to_string(), |l| known.former(l));
         Some(Candidate {
@@ -71,9 +75,48 @@ impl Candidate {
             tags,
             pulled,
             parent: if parent.is_empty() { parent } else { normalize_id(&parent) },
+            created,
+            layers,
             label: label.map(str::to_string),
         })
     }
+
+    /// Whether `self`, with the label of a stage, was built by hand on an
+    /// image of that stage, `stage`, and inherited its label: `stage` carries
+    /// the same label, and `self` holds its layers and more, or the same
+    /// layers from later.
+    fn built_by_hand_on(&self, stage: &Candidate) -> bool {
+        let layers = |c: &Candidate| json_strings(&c.layers);
+        let (mine, theirs) = (layers(self), layers(stage));
+        stage.id != self.id
+            && stage.label.is_some()
+            && stage.label == self.label
+            && mine.starts_with(&theirs)
+            && (mine.len() > theirs.len() || instant(&stage.created) < instant(&self.created))
+    }
+}
+
+/// A creation time as the engine prints it (`2026-12-01T10:00:00.15Z`;
+/// podman: `2026-12-01 10:00:00.15 +0000 UTC`), in a form that sorts as the
+/// times do: the fraction of a second is as long as it needs, so `.15` and
+/// `.2` do not sort as strings.
+fn instant(created: &str) -> (String, String) {
+    let seconds: String =
+        created.chars().take(19).map(|c| if c == ' ' { 'T' } else { c }).collect();
+    let fraction = created.get(19..).unwrap_or("").strip_prefix('.').unwrap_or("");
+    let digits: String = fraction.chars().take_while(char::is_ascii_digit).collect();
+    (seconds, format!("{digits:0<9}"))
+}
+
+/// The strings of a JSON list of strings as the engine prints one
+/// (`["a","b"]`, `[]` or `null`); names and digests hold no quote or comma.
+fn json_strings(list: &str) -> Vec<String> {
+    let inner = list.trim().trim_start_matches('[').trim_end_matches(']');
+    inner
+        .split(',')
+        .map(|s| s.trim().trim_matches('"').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Whether `label` says its image was built for `repository`. Labels from
@@ -87,7 +130,7 @@ fn ours(label: &str, repository: &str) -> bool {
 /// What prune asks the engine of each image it may remove.
 fn inspect_format() -> String {
     format!(
-        "{{{{.Id}}}}\t{{{{.Size}}}}\t{{{{json .RepoTags}}}}\t{{{{len .RepoDigests}}}}\t{{{{.Parent}}}}\t{}",
+        "{{{{.Id}}}}\t{{{{.Size}}}}\t{{{{json .RepoTags}}}}\t{{{{len .RepoDigests}}}}\t{{{{.Parent}}}}\t{{{{.Created}}}}\t{{{{json .RootFS.Layers}}}}\t{}",
         label_template(LABEL)
     )
 }
@@ -299,7 +342,13 @@ fn candidates(
         .filter(|tag| verify_process_gone(tag))
         .map(|tag| format!("{}:{tag}", image.name))
         .collect();
-    let refs: Vec<String> = dangling.iter().chain(&leftovers).cloned().collect();
+    // The stage images, too: an untagged image built by hand on one of them
+    // inherited its label, and is told apart by them.
+    let stages = local
+        .keys()
+        .filter(|tag| tag.contains("_stage"))
+        .map(|tag| format!("{}:{tag}", image.name));
+    let refs: Vec<String> = dangling.iter().chain(&leftovers).cloned().chain(stages).collect();
     // Another run may remove some of them meanwhile: those are gone, not an
     // error, and each line names its image by id and tags.
     let inspected = engine.inspect_present(&refs, &inspect_format())?;
@@ -320,11 +369,14 @@ fn select(
     repository: &str,
     known: &Known,
 ) -> Vec<Candidate> {
-    inspected
-        .lines()
-        .filter_map(|line| Candidate::parse(line, known))
-        .filter_map(|mut candidate| {
-            let leftover = leftovers.iter().find(|r| candidate.tags.contains(&format!("\"{r}\"")));
+    let images: Vec<Candidate> =
+        inspected.lines().filter_map(|line| Candidate::parse(line, known)).collect();
+    images
+        .iter()
+        .filter_map(|candidate| {
+            let mut candidate = candidate.clone();
+            let leftover =
+                leftovers.iter().find(|r| candidate.tags.iter().any(|t| same_reference(t, r)));
             if let Some(reference) = leftover {
                 let tag = reference.rsplit_once(':').map_or("", |(_, tag)| tag);
                 candidate.what = format!("verify image ({tag}, its process is gone)");
@@ -334,9 +386,25 @@ fn select(
                 return Some(candidate);
             }
             let label = candidate.label.as_deref().unwrap_or("");
-            (dangling.contains(&candidate.id) && ours(label, repository)).then_some(candidate)
+            let by_hand = images.iter().any(|stage| candidate.built_by_hand_on(stage));
+            (dangling.contains(&candidate.id) && ours(label, repository) && !by_hand)
+                .then_some(candidate)
         })
         .collect()
+}
+
+/// Whether the names `a` and `b` (`repository:tag`) are one, in whatever
+/// spelling of the repository (podman says `localhost/ns/app:tag`).
+fn same_reference(a: &str, b: &str) -> bool {
+    matches!((split_reference(a), split_reference(b)),
+        (Some((ra, ta)), Some((rb, tb))) if ta == tb && image::same_repository(ra, rb))
+}
+
+/// `repository:tag` split at the tag's colon (a registry's port has one too).
+fn split_reference(name: &str) -> Option<(&str, &str)> {
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    let colon = slash + name[slash..].rfind(':')?;
+    Some((&name[..colon], &name[colon + 1..]))
 }
 
 /// Why the engine kept `candidate`, from its refusals (which name the image
@@ -413,6 +481,14 @@ mod tests {
         stage_label(&k.chain[n], parent, image, &k.keys[n])
     }
 
+    /// An inspect line of [`inspect_format`]: an image created at `created`
+    /// with `layers`, untagged unless `tags`, built on `parent` if any.
+    fn line(id: &str, size: u64, tags: &str, parent: &str, layers: &str, label: &str) -> String {
+        format!(
+            "sha256:{id}\t{size}\t{tags}\t0\t{parent}\t2026-12-01T10:00:{size:02}Z\t{layers}\t{label}"
+        )
+    }
+
     #[test]
     fn only_this_repositorys_untagged_images_and_dead_verify_tags() {
         let dangling =
@@ -420,16 +496,28 @@ mod tests {
         let leftovers = ["ns/app:xtask-verify-9".to_string()];
         // sha256:gone was removed between the listing and the inspection.
         let inspected = [
-            format!("sha256:a\t1000\t[]\t0\t\t{}", current(2, "ns/app")),
-            format!("sha256:b\t2000\t[]\t0\t\t{}", current(2, "other/app")),
+            line("a", 10, "[]", "", "[\"l1\"]", &current(2, "ns/app")),
+            line("b", 20, "[]", "", "[\"l2\"]", &current(2, "other/app")),
             // An earlier build's label, without `image=`: not known to be ours.
-            "sha256:c\t3000\tnull\t0\t\tdockerfile=sha256:00;parent=".to_string(),
+            line("c", 30, "null", "", "[\"l3\"]", "dockerfile=sha256:00;parent="),
             // The legacy builder's image has a parent; Docker Hub's long name.
-            format!(
-                "sha256:d\t4000\t[]\t0\tsha256:p\t{}",
-                old_label("old", "sha256:s1", "docker.io/ns/app")
+            line(
+                "d",
+                40,
+                "[]",
+                "sha256:p",
+                "[\"l4\"]",
+                &old_label("old", "sha256:s1", "docker.io/ns/app"),
             ),
-            "sha256:e\t5000\t[\"ns/app:xtask-verify-9\",\"ns/app:x\"]\t0\tsha256:p\t".to_string(),
+            // Podman names a local image `localhost/...`.
+            line(
+                "e",
+                50,
+                "[\"localhost/ns/app:xtask-verify-9\",\"ns/app:x\"]",
+                "sha256:p",
+                "[]",
+                "",
+            ),
         ]
         .join("\n");
         let picked = select(&dangling, &leftovers, &inspected, "ns/app", &known());
@@ -440,12 +528,12 @@ mod tests {
         assert_eq!(
             shown,
             [
-                ("sha256:a", "former stage 2", 1000, ""),
-                ("sha256:d", "former stage 2", 4000, "sha256:p"),
+                ("sha256:a", "former stage 2", 10, ""),
+                ("sha256:d", "former stage 2", 40, "sha256:p"),
                 (
                     "ns/app:xtask-verify-9",
                     "verify image (xtask-verify-9, its process is gone)",
-                    5000,
+                    50,
                     ""
                 ),
             ]
@@ -453,13 +541,48 @@ mod tests {
     }
 
     #[test]
+    fn an_image_built_by_hand_on_a_stage_image_is_not_a_former_one() {
+        let label = current(2, "ns/app");
+        let dangling = ["sha256:child", "sha256:same-layers", "sha256:former"].map(String::from);
+        let inspected = [
+            // The stage image, tagged: a `docker build` by hand FROM it made
+            // `child` (one more layer) and `same-layers` (metadata only, later).
+            line("stage", 10, "[\"ns/app:latest_stage2\"]", "", "[\"l1\",\"l2\"]", &label),
+            line("child", 20, "[]", "", "[\"l1\",\"l2\",\"l3\"]", &label),
+            line("same-layers", 30, "[]", "", "[\"l1\",\"l2\"]", &label),
+            // A former stage 2 rebuilt with --no-cache: the same label, earlier.
+            line("former", 5, "[]", "", "[\"l1\",\"l2\"]", &label),
+        ]
+        .join("\n");
+        let picked = select(&dangling, &[], &inspected, "ns/app", &known());
+        let ids: Vec<&str> = picked.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["sha256:former"]);
+    }
+
+    #[test]
+    fn creation_times_sort_as_times() {
+        assert!(instant("2026-12-01T10:00:28.15Z") < instant("2026-12-01T10:00:28.2Z"));
+        assert!(instant("2026-12-01T10:00:28Z") < instant("2026-12-01T10:00:28.000000001Z"));
+        assert!(instant("2026-12-01 10:00:28.3 +0000 UTC") > instant("2026-12-01T10:00:28.25Z"));
+    }
+
+    #[test]
+    fn names_are_compared_in_every_spelling() {
+        assert!(same_reference("localhost/ns/app:xtask-verify-9", "ns/app:xtask-verify-9"));
+        assert!(same_reference("docker.io/library/app:v1", "app:v1"));
+        assert!(same_reference("host:5000/ns/app:v1", "host:5000/ns/app:v1"));
+        assert!(!same_reference("host:5000/ns/app:v1", "host:5000/ns/app:v2"));
+        assert!(!same_reference("ns/app", "ns/app"), "no tag");
+    }
+
+    #[test]
     fn a_build_step_has_no_label_and_a_pulled_image_says_so() {
-        let step = Candidate::parse("sha256:s\t7\tnull\t0\tsha256:p\t", &known()).unwrap();
+        let step = Candidate::parse(&line("s", 7, "null", "sha256:p", "[]", ""), &known()).unwrap();
         assert_eq!(
             (step.what.as_str(), step.pulled, step.parent.as_str()),
             ("build step", false, "sha256:p")
         );
-        let base = Candidate::parse("sha256:b\t7\t[]\t1\t\t", &known()).unwrap();
+        let base = Candidate::parse("sha256:b\t7\t[]\t1\t\tT\t[]\t", &known()).unwrap();
         assert!(base.pulled);
         assert!(ours(&current(0, "docker.io/library/app"), "app"));
         assert!(!ours("dockerfile=sha256:00;parent=", "app"));
@@ -491,7 +614,7 @@ mod tests {
     #[test]
     fn refusals_keep_the_image_they_name() {
         let candidate =
-            |id: &str| Candidate::parse(&format!("sha256:{id}\t1\t[]\t0\t\t"), &known()).unwrap();
+            |id: &str| Candidate::parse(&line(id, 1, "[]", "", "[]", ""), &known()).unwrap();
         let refusals = [
             "Error response from daemon: conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images".to_string(),
             "Error response from daemon: No such image: sha256:aaaaaaaaaaaa0000".to_string(),

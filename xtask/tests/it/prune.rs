@@ -146,3 +146,26 @@ fn bad_input_removes_nothing() {
         .run()
         .error(2, "the container engine is not reachable");
 }
+
+on_every_engine! {
+    /// An image built by hand `FROM` a stage image inherits its label: once
+    /// untagged, it is no former image of this project, and prune leaves it.
+    fn an_image_built_by_hand_on_a_stage_is_left_alone(builder: Builder) {
+        let repo = builder.repo("prune-by-hand");
+        let hand = builder.repo("prune-by-hand-mine");
+        let project = Project::on("prune-by-hand", builder);
+        four_stages(&project);
+        project.xtask(&["stages", "1"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        let dir = project.path("by-hand");
+        for content in ["one", "two"] {
+            project.write("by-hand/Dockerfile", format!("FROM {}\nRUN echo {content} > /x\n", repo.tag("latest_stage1")));
+            builder.docker(&["build", "-q", "-t", &hand.tag("v1"), dir.to_str().unwrap()]);
+        }
+        let former_hand = repo.dangling();
+        // The containerd store drops an image whose tag a build takes.
+        assert_eq!(former_hand.len(), usize::from(builder.keeps_former_images()), "{former_hand:?}");
+        let out = project.xtask(&["prune"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        out.stdout_has("nothing to remove");
+        assert_eq!(repo.dangling(), former_hand, "the image built by hand stays");
+    }
+}

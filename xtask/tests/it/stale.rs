@@ -2,6 +2,7 @@
 //! the images a run leaves behind, on every engine.
 
 use crate::status::{four_stages, states};
+use crate::support::docker::BASE_IMAGE;
 use crate::support::{FakeEngine, Project};
 
 /// The tag a printed `docker build` command gives its image: the word after `-t`.
@@ -140,4 +141,48 @@ fn each_parent_built_in_the_run_is_inspected_once() {
     project.xtask(&["stages"]).env("PATH", fake.path()).run().ok();
     let inspects = fake.take_calls().iter().filter(|c| c.starts_with("[image][inspect]")).count();
     assert_eq!(inspects, 2, "stages 0 and 1, for the labels of stages 1 and 2");
+}
+
+on_every_engine! {
+    /// `stages 0 3` after a change below: stages 1 and 2 still sit on the old
+    /// stage 0, and the run's closing note says so.
+    fn a_gapped_selection_names_what_it_leaves_behind(builder: Builder) {
+        let repo = builder.repo("gapped");
+        let project = Project::on("gapped", builder);
+        four_stages(&project);
+        project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        project.snippet("Dockerfile.stage0", &format!("FROM {BASE_IMAGE}\nENV S0=2\n"));
+        project
+            .xtask(&["stages", "0", "3"])
+            .env("DOCKER_IMAGE", &repo.name)
+            .run()
+            .ok()
+            .stderr_has("note: stage 1, stage 2 and the full image are now behind what this run rebuilt");
+    }
+}
+
+on_every_engine! {
+    /// With NO_GEN the builds use the chain files on disk, and `--stale`
+    /// judges against them: one run settles it.
+    fn stale_with_no_gen_settles_after_one_run(builder: Builder) {
+        let repo = builder.repo("stale-no-gen");
+        let project = Project::on("stale-no-gen", builder);
+        four_stages(&project);
+        let stale = || {
+            project
+                .xtask(&["stages", "--stale"])
+                .env("DOCKER_IMAGE", &repo.name)
+                .env("NO_GEN", "1")
+                .env("NO_FULL_BUILD", "1")
+                .run()
+                .ok()
+        };
+        project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).env("NO_FULL_BUILD", "1").run().ok();
+        let chain = project.read(".docker/generated/Dockerfile.stage1");
+        project.write(".docker/generated/Dockerfile.stage1", format!("{chain}ENV BY_HAND=1\n"));
+        assert_eq!(built(&stale().stderr()), ["1", "2", "3"]);
+        stale().stderr_has(
+            "nothing is stale: every stage image is fresh (NO_FULL_BUILD: the full image is not judged)",
+        );
+    }
 }
