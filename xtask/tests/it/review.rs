@@ -149,6 +149,14 @@ on_every_engine! {
     }
 }
 
+on_every_engine! {
+    /// A second Ctrl-C, sent once the first has reached the export, still
+    /// lets verify remove its container and its temporary tag.
+    fn verify_interrupted_twice_removes_its_container_and_tag(builder: Builder) {
+        interrupted_verify(builder, "review-interrupt-twice", 2);
+    }
+}
+
 /// verify, stopped by `signals` SIGINTs while it reads the chain image's
 /// files: exit 130, and neither the export container nor the temporary tag
 /// stays. The export holds its stream open until the last signal, so the
