@@ -92,6 +92,12 @@ fn the_engine_and_build_args_come_from_the_file() {
     project.xtask(&["stages", "1"]).env("DOCKER_IMAGE", "team/app").run().ok();
     let builds: Vec<String> =
         fake.take_calls().into_iter().filter(|c| c.starts_with("[build]")).collect();
+    // Stage 1 and its missing parent, stage 0: `all` alone holds for none.
+    assert_eq!(builds.len(), 2, "{builds:#?}");
+    for (build, tag) in builds.iter().zip(["[team/app:latest_stage0]", "[team/app:latest_stage1]"])
+    {
+        assert!(build.contains(tag), "{builds:#?}");
+    }
     assert!(
         builds
             .iter()
