@@ -258,7 +258,9 @@ impl<'a> Engine<'a> {
         // the stream; the caller's guards then clean up.
         interrupt::set_child(Some(child.id()));
         let stdout = child.stdout.take().context("no stdout")?;
-        let parsed = tar::read_entries(std::io::BufReader::new(stdout), each);
+        // Read to the end, whatever the tar says, before waiting: an export
+        // left writing into a full pipe would never end.
+        let parsed = tar::read_stream(std::io::BufReader::new(stdout), each);
         let output = child.wait_with_output();
         interrupt::set_child(None);
         if interrupt::interrupted() {

@@ -354,7 +354,7 @@ fn lexer_and_generation_properties() {
 /// MAINTAINER instruction, so the lines it reports are where it sees
 /// instructions, and pieces hide the word where no instruction may be seen.
 fn piece(rng: &mut Rng, e: char) -> String {
-    let piece = match rng.below(18) {
+    let piece = match rng.below(20) {
         0 | 1 => "MAINTAINER probe",
         2 => "maintainer probe {e}\n  continued {e}  \n  MAINTAINER still-args",
         3 => "RUN a {e}\n# MAINTAINER in a comment in a continuation\n\n  MAINTAINER continued {e}  \n  && b",
@@ -373,8 +373,9 @@ fn piece(rng: &mut Rng, e: char) -> String {
         14 => "ARG A=1 B\nENV E=\"a b\" {e}\n    F=2",
         15 => "  MAINTAINER indented",
         16 => "ONBUILD RUN echo {e}\n  MAINTAINER onbuild-args",
-        // `ONBUILD RUN <<EOF` is not here yet: this branch's lexer does not
-        // see heredocs under ONBUILD; add it once that fix is merged.
+        // Heredocs under ONBUILD, as BuildKit reads them.
+        17 => "ONBUILD RUN <<EOF\nMAINTAINER in-heredoc\nFROM in-heredoc\n\tEOF\necho {e}\nEOF",
+        18 => "onbuild copy <<X /x\nMAINTAINER in-heredoc\nX",
         _ if e == '`' => "RUN dir C:\\\nMAINTAINER after-backslash",
         _ => "WORKDIR /w",
     };

@@ -25,6 +25,7 @@ mod prune;
 mod secrets;
 mod selection;
 mod settings;
+mod sh_tokens;
 mod sha256;
 mod shell_words;
 mod snippets;

@@ -4,7 +4,6 @@
 //! the temporary tags of `verify` runs whose process is gone.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use anyhow::Result;
 use xshell::Shell;
@@ -12,6 +11,7 @@ use xshell::Shell;
 use crate::engine::{label_template, normalize_id, Engine};
 use crate::freshness::{self, LABEL};
 use crate::image::{self, Image};
+use crate::interrupt;
 use crate::keys;
 use crate::out::out;
 use crate::project::Project;
@@ -265,12 +265,15 @@ impl Report {
 }
 
 /// Whether `tag` is a `verify` run's temporary tag whose process is gone.
-/// Processes are looked up in /proc; where there is none (not Linux), no
-/// leftover is ever assumed, so a running verify never loses its tag.
+/// Where a process cannot be asked about, none is ever assumed gone, so a
+/// running verify never loses its tag.
 fn verify_process_gone(tag: &str) -> bool {
     let Some(pid) = tag.strip_prefix("xtask-verify-") else { return false };
-    let is_pid = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
-    is_pid && Path::new("/proc/self").exists() && !Path::new("/proc").join(pid).exists()
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    // Digits past any pid name no process.
+    pid.parse().map_or(true, |pid| !interrupt::process_alive(pid))
 }
 
 /// What the current snippets and stage images say about a former image.
@@ -630,7 +633,14 @@ mod tests {
     #[test]
     fn verify_tags_of_dead_processes_only() {
         assert!(!verify_process_gone(&format!("xtask-verify-{}", std::process::id())));
+        let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let tag = format!("xtask-verify-{}", child.id());
+        assert!(!verify_process_gone(&tag), "a running process's tag");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(verify_process_gone(&tag), "an ended process's tag");
         assert!(verify_process_gone("xtask-verify-4000000000"));
+        assert!(verify_process_gone("xtask-verify-99999999999999999999"));
         assert!(!verify_process_gone("xtask-verify-"));
         assert!(!verify_process_gone("latest"));
         assert!(!verify_process_gone("xtask-verify-12x"));

@@ -6,7 +6,7 @@
 
 use std::io::{self, Read};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::sha256::Sha256;
 
@@ -58,6 +58,19 @@ struct Pending {
 /// and ctime where ustar has its name prefix.
 const USTAR: &[u8] = b"ustar\0";
 
+/// [`read_entries`] of a stream that another process writes (`docker
+/// export`): read to its end whatever happens, even after an error or the
+/// end-of-archive blocks, so that the writer never blocks on a full pipe and
+/// ends on its own, before anyone waits for it.
+pub(crate) fn read_stream(mut reader: impl Read, each: impl FnMut(Entry)) -> Result<()> {
+    let parsed = read_entries(&mut reader, each);
+    let drained = io::copy(&mut reader, &mut io::sink());
+    // A tar error says more than a read error that follows it.
+    parsed?;
+    drained.context("cannot read the rest of the tar stream")?;
+    Ok(())
+}
+
 /// Calls `each` for every entry of the tar stream `reader`.
 pub(crate) fn read_entries(mut reader: impl Read, mut each: impl FnMut(Entry)) -> Result<()> {
     let mut pending = Pending::default();
@@ -70,6 +83,25 @@ pub(crate) fn read_entries(mut reader: impl Read, mut each: impl FnMut(Entry)) -
             Some(size) => size,
             None => number(&header[124..136])?,
         };
+        let mut name = cstr(&header[0..100]).to_vec();
+        if header[257..263] == *USTAR {
+            let prefix = cstr(&header[345..500]);
+            if !prefix.is_empty() {
+                name = [prefix, b"/", &name].concat();
+            }
+        }
+        if whole_blocks(size).is_none() {
+            // A header of its own (PAX, long name) is named by its name
+            // field; a file by the path it will have.
+            let path = match header[156] {
+                b'x' | b'g' | b'V' | b'L' | b'K' => &name,
+                _ => pending.sparse_name.as_ref().or(pending.path.as_ref()).unwrap_or(&name),
+            };
+            bail!(
+                "{}: its tar header gives a size of {size} bytes, more than a tar stream can hold",
+                display(&normalize(path))
+            );
+        }
         match header[156] {
             b'x' => {
                 pax(&read_content(&mut reader, size)?, &mut pending);
@@ -89,13 +121,6 @@ pub(crate) fn read_entries(mut reader: impl Read, mut each: impl FnMut(Entry)) -
                 continue;
             }
             _ => {}
-        }
-        let mut name = cstr(&header[0..100]).to_vec();
-        if header[257..263] == *USTAR {
-            let prefix = cstr(&header[345..500]);
-            if !prefix.is_empty() {
-                name = [prefix, b"/", &name].concat();
-            }
         }
         let path = normalize(&pending.sparse_name.take().or(pending.path.take()).unwrap_or(name));
         if header[156] == b'S' || pending.sparse {
@@ -175,7 +200,12 @@ fn stream_content(
     size: u64,
     mut sink: impl FnMut(&[u8]),
 ) -> io::Result<()> {
-    let padded = size.div_ceil(512) * 512;
+    let padded = whole_blocks(size).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a content of {size} bytes is more than a tar stream can hold"),
+        )
+    })?;
     let mut left = padded;
     let mut buf = vec![0u8; 64 * 1024];
     while left > 0 {
@@ -193,6 +223,12 @@ fn stream_content(
         left -= n as u64;
     }
     Ok(())
+}
+
+/// `size` rounded up to whole blocks, as the stream holds it; `None` past
+/// what a u64 counts.
+fn whole_blocks(size: u64) -> Option<u64> {
+    size.checked_next_multiple_of(512)
 }
 
 fn read_content(reader: &mut impl Read, size: u64) -> io::Result<Vec<u8>> {
@@ -482,6 +518,54 @@ mod tests {
         assert!(read_entries(&tar[..], |_| {}).is_err());
         assert!(read_entries(&tar[..300], |_| {}).is_err());
         assert!(read_entries(&[][..], |_| {}).is_ok());
+    }
+
+    /// `docker export` writes into a pipe: whatever the reader makes of the
+    /// stream, it reads all of it, so the export never waits on a full pipe.
+    #[test]
+    fn a_stream_is_read_to_its_end_after_an_error_or_the_end_blocks() {
+        let mut refused = include_bytes!("../tests/fixtures/tar/sparse-gnu.tar").to_vec();
+        refused.extend([7u8; 200 * 1024]);
+        let mut reader = io::Cursor::new(&refused[..]);
+        let err = read_stream(&mut reader, |_| {}).unwrap_err().to_string();
+        assert!(err.contains("sparse file"), "{err}");
+        assert_eq!(reader.position(), refused.len() as u64);
+
+        // A tar writer may pad the stream past the end-of-archive blocks.
+        let mut tar = header("a", b'0', 5, "");
+        tar.extend(padded(b"hello"));
+        tar.extend([0u8; 10 * 1024]);
+        let mut reader = io::Cursor::new(&tar[..]);
+        read_entries(&mut reader, |_| {}).unwrap();
+        assert!(reader.position() < tar.len() as u64, "read_entries stops at the end blocks");
+        let mut reader = io::Cursor::new(&tar[..]);
+        let mut seen = Vec::new();
+        read_stream(&mut reader, |e| seen.push(e.path)).unwrap();
+        assert_eq!((seen, reader.position()), (vec![b"/a".to_vec()], tar.len() as u64));
+    }
+
+    /// The size is rounded up to whole blocks; a size that cannot be is
+    /// refused, naming the path, not a panic or a wrapped-around size.
+    #[test]
+    fn sizes_past_what_blocks_can_count_are_refused_naming_the_path() {
+        let huge = u64::MAX - 100;
+        let mut base256 = header("etc/big", b'0', 0, "");
+        base256[124..136]
+            .copy_from_slice(&[[0x80, 0, 0, 0].as_slice(), &huge.to_be_bytes()].concat());
+        let pax = pax_records(&[format!("size={huge}").as_bytes()]);
+        let mut by_pax = header("./PaxHeaders/a", b'x', pax.len(), "");
+        by_pax.extend(padded(&pax));
+        by_pax.extend(header("a", b'0', 0, ""));
+        let mut long_name = header("././@LongLink", b'L', 0, "");
+        long_name[124..136]
+            .copy_from_slice(&[[0x80, 0, 0, 0].as_slice(), &huge.to_be_bytes()].concat());
+        for (tar, path) in [(base256, "/etc/big"), (by_pax, "/a"), (long_name, "/@LongLink")] {
+            let err = read_entries(&tar[..], |_| {}).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("{path}: its tar header gives a size of {huge} bytes, more than a tar stream can hold")
+            );
+        }
     }
 
     #[test]

@@ -502,7 +502,8 @@ struct Migrated {
 /// literally, never running them; notes what it took, what it skipped and
 /// why. None when there is no script, or nothing to take.
 fn migrate_deploy_env(dir: &Path, report: &mut Report) -> Option<Migrated> {
-    let mut taken: BTreeMap<String, (String, &str, usize)> = BTreeMap::new();
+    // Per setting: its value when known, and the file and line that decide it.
+    let mut decided: BTreeMap<String, (Option<String>, &str, usize)> = BTreeMap::new();
     let mut others: Vec<String> = Vec::new();
     let (mut skipped, mut notes) = (Vec::new(), Vec::new());
     for rel in DEPLOY_ENVS {
@@ -526,19 +527,34 @@ fn migrate_deploy_env(dir: &Path, report: &mut Report) -> Option<Migrated> {
                 skipped.push(format!("  skipped    {} ({rel}:{}): {why}", a.key, a.line));
             }
         }
-        for (key, (value, line)) in script.values() {
-            match taken.get(&key) {
-                Some((_, winner, at)) => skipped.push(format!(
-                    "  skipped    {key} ({rel}:{line}): {winner}:{at} sets it too, and wins"
-                )),
+        for (key, settled) in script.settled {
+            let (value, line) = match settled {
+                // Set but empty is no setting: as if the script left it unset.
+                migrate::Settled::Known(value, _) if value.is_empty() => continue,
+                migrate::Settled::Known(value, line) => (Some(value), line),
+                // Named above, with why; it still wins over the next file.
+                migrate::Settled::Unknown(line) => (None, line),
+            };
+            match decided.get(&key) {
+                Some((_, winner, at)) => {
+                    if value.is_some() {
+                        skipped.push(format!(
+                            "  skipped    {key} ({rel}:{line}): {winner}:{at} sets it too, and wins"
+                        ));
+                    }
+                }
                 None => {
-                    taken.insert(key, (value, rel, line));
+                    decided.insert(key, (value, rel, line));
                 }
             }
         }
         others
             .extend(script.others.into_iter().filter(|o| !others.contains(o)).collect::<Vec<_>>());
     }
+    let taken: BTreeMap<String, (String, &str, usize)> = decided
+        .into_iter()
+        .filter_map(|(key, (value, rel, line))| Some((key, (value?, rel, line))))
+        .collect();
     if !others.is_empty() {
         notes.push(format!("  ignored    {} (not settings of the xtask)", others.join(", ")));
     }

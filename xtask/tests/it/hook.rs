@@ -92,6 +92,15 @@ fn in_a_monorepo_the_hook_checks_the_project_folder() {
     if refused.output.status.success() {
         refused.fail("git committed a stale web/Dockerfile");
     }
+    // Refused for that reason: the check ran in web/, not a failed `cd` or build.
+    refused
+        .error(
+            1,
+            "error: Dockerfile is not what .docker/Dockerfile* generate (first difference at line",
+        )
+        .stderr_has("run `cargo xtask dockerfile`");
+    let log = git(&project, "", &["log", "--format=%s"]).run().ok().stdout();
+    assert_eq!(log, "web uses the xtask\n");
 }
 
 #[test]

@@ -2,9 +2,14 @@
 //! not UTF-8, no container left behind by verify however it ends, a closed
 //! stdout, `cargo xtask` alone, and a heredoc under ONBUILD.
 
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::engine_failures::real_docker;
 use crate::support::docker::{Builder, Repo, BASE_IMAGE};
 use crate::support::Project;
 
@@ -140,33 +145,140 @@ on_every_engine! {
     /// A Ctrl-C while verify reads an image's files removes the export
     /// container and the temporary tag.
     fn interrupted_verify_removes_its_container_and_tag(builder: Builder) {
-        let name = builder.named("review-interrupt");
-        let label = format!("xtask-review-{}-{name}", std::process::id());
-        let repo = builder.repo(&name);
-        let project = Project::on(&name, builder);
-        // A big file keeps the export running long enough to be interrupted.
-        project.stages(&[
-            &labelled_base(&label),
-            "RUN dd if=/dev/zero of=/big bs=1048576 count=200 2>/dev/null",
-        ]);
-        let mut command = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).command;
-        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(300);
-        // Not a build step's container: the export's.
-        while export_containers(builder, &label).is_empty() {
-            assert!(child.try_wait().unwrap().is_none(), "verify ended before its export");
-            assert!(Instant::now() < deadline, "no export container");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        interrupt(child.id());
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(130), "{stderr}");
-        assert_eq!(containers(builder, &label), Vec::<String>::new());
-        assert!(!repo.tags().iter().any(|t| t.contains("verify")), "{:?}", repo.tags());
+        interrupted_verify(builder, "review-interrupt", 1);
     }
 }
+
+on_every_engine! {
+    /// A second Ctrl-C, sent once the first has reached the export, still
+    /// lets verify remove its container and its temporary tag.
+    fn verify_interrupted_twice_removes_its_container_and_tag(builder: Builder) {
+        interrupted_verify(builder, "review-interrupt-twice", 2);
+    }
+}
+
+/// verify, stopped by `signals` SIGINTs while it reads the chain image's
+/// files: exit 130, and neither the export container nor the temporary tag
+/// stays. The export holds its stream open until the last signal, so the
+/// signals reach verify while it reads, however busy the machine.
+fn interrupted_verify(builder: Builder, name: &str, signals: u32) {
+    let name = builder.named(name);
+    let label = format!("xtask-review-{}-{name}", std::process::id());
+    let repo = builder.repo(&name);
+    let project = Project::on(&name, builder);
+    project.stages(&[&labelled_base(&label), "RUN echo data > /data"]);
+    let export = HeldExport::new(&project, builder, signals);
+    let mut command = project.xtask(&["verify"]).env("DOCKER_IMAGE", &repo.name).command;
+    export.apply(&mut command);
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    export.wait_for(&mut child, "exported");
+    // Not a build step's container: the export's.
+    assert_eq!(export_containers(builder, &label).len(), 1, "no export container");
+    for n in 1..=signals {
+        interrupt(child.id());
+        if n < signals {
+            // The xtask has taken this one and passed it on to the export.
+            export.wait_for(&mut child, &format!("interrupt {n}"));
+        }
+    }
+    let status = child.wait().unwrap();
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted while reading the files of"), "{stderr}");
+    assert_eq!(containers(builder, &label), Vec::<String>::new(), "{stderr}");
+    assert!(!repo.tags().iter().any(|t| t.contains("verify")), "{:?}", repo.tags());
+}
+
+/// A `DOCKER` wrapper around the builder's docker whose `export` writes the
+/// whole stream, then holds it open until it has been sent `signals`
+/// SIGINTs, and ends as an interrupted export does. It says what happened
+/// on a fifo, so the test waits for states, never for a time.
+struct HeldExport {
+    program: PathBuf,
+    fifo: PathBuf,
+    real: PathBuf,
+    signals: u32,
+    events: mpsc::Receiver<String>,
+}
+
+impl HeldExport {
+    fn new(project: &Project, builder: Builder, signals: u32) -> HeldExport {
+        let dir = project.root.parent().unwrap().join("held-export");
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("events");
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success(), "mkfifo {}", fifo.display());
+        // Read and write: no writer's close ends the reading.
+        let reading = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
+        let (send, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(reading).lines() {
+                let Ok(line) = line else { return };
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let program = dir.join("docker");
+        std::fs::write(&program, HELD_EXPORT).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        HeldExport { program, fifo, real: real_docker(builder), signals, events }
+    }
+
+    fn apply(&self, command: &mut Command) {
+        command
+            .env("DOCKER", &self.program)
+            .env("XTASK_TEST_DOCKER", &self.real)
+            .env("XTASK_TEST_EVENTS", &self.fifo)
+            .env("XTASK_TEST_SIGNALS", self.signals.to_string());
+    }
+
+    /// Waits until the export says `event`; fails if the xtask ends first
+    /// or nothing comes within a generous deadline.
+    fn wait_for(&self, child: &mut Child, event: &str) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            match self.events.recv_timeout(Duration::from_secs(1)) {
+                Ok(said) if said == event => return,
+                Ok(said) => panic!("the export said {said:?} before {event:?}"),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(err) => panic!("waiting for {event:?}: {err}"),
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("verify ended ({status}) before the export said {event:?}");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the export did not say {event:?} within 300 s");
+            }
+        }
+    }
+}
+
+const HELD_EXPORT: &str = r#"#!/bin/sh
+[ "$1" = export ] || exec "$XTASK_TEST_DOCKER" "$@"
+got=0
+trap 'got=$((got + 1)); echo "interrupt $got" > "$XTASK_TEST_EVENTS"
+      if [ "$got" -ge "$XTASK_TEST_SIGNALS" ]; then kill "$holder"; exit 130; fi' INT
+"$XTASK_TEST_DOCKER" "$@" || exit
+# The stream is written; it stays open while this shell runs (the sleep it
+# waits on holds none of its files).
+sleep 600 </dev/null >/dev/null 2>&1 &
+holder=$!
+echo exported > "$XTASK_TEST_EVENTS"
+while [ "$got" -lt "$XTASK_TEST_SIGNALS" ] && kill -0 "$holder" 2>/dev/null; do
+  wait "$holder"
+done
+exit 1
+"#;
 
 /// SIGINT to the xtask alone, as `kill -INT` does.
 fn interrupt(pid: u32) {

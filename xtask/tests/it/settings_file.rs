@@ -92,6 +92,12 @@ fn the_engine_and_build_args_come_from_the_file() {
     project.xtask(&["stages", "1"]).env("DOCKER_IMAGE", "team/app").run().ok();
     let builds: Vec<String> =
         fake.take_calls().into_iter().filter(|c| c.starts_with("[build]")).collect();
+    // Stage 1 and its missing parent, stage 0: `all` alone holds for none.
+    assert_eq!(builds.len(), 2, "{builds:#?}");
+    for (build, tag) in builds.iter().zip(["[team/app:latest_stage0]", "[team/app:latest_stage1]"])
+    {
+        assert!(build.contains(tag), "{builds:#?}");
+    }
     assert!(
         builds
             .iter()
@@ -213,6 +219,56 @@ fn the_local_deploy_env_wins_and_literal_forms_are_read() {
     ] {
         assert!(settings.contains(line), "lacks {line:?}:\n{settings}");
     }
+}
+
+/// What only running the deploy env would tell is named with why, and a
+/// setting it may set that way takes no later `${KEY:-literal}` either: bash
+/// would keep the value it already has.
+#[test]
+fn vendor_names_what_it_cannot_know_and_takes_no_default_after_it() {
+    const ENV: &str = ".ansible/scripts/ansible_deploy_env";
+    const LOCAL: &str = ".ansible/scripts/ansible_deploy_env.local";
+    let project = Project::new("deploy-env-unknown");
+    project
+        .write(
+            ENV,
+            "DOCKER_IMAGE=$(cat .ansible/image_name)\n\
+             export DOCKER_IMAGE=${DOCKER_IMAGE:-corpusops/fallback}\n\
+             [ -n \"$CI\" ] && A_ENV_NAME=ci\n\
+             if [ -n \"$CI\" ]; then DOCKER_IMAGE_TAG=ci; fi\n\
+             declare -x A_GIT_NAMESPACE=corpusops\n\
+             readonly A_GIT_PROJECT=app\n\
+             export A_ENV_NAME=${A_ENV_NAME:-dev}\n\
+             DOCKER_IMAGE_TAG=${DOCKER_IMAGE_TAG-latest}\n\
+             DOCKER_BUILD_ARGS=--pull\n\
+             NO_GEN=1\n",
+        )
+        .write(LOCAL, "declare NO_GEN=\n");
+    let out = project.xtask(&["vendor", "."]).run().ok();
+    let unknown = "may already set it to a value not known without running the script";
+    for line in [
+        format!("took       DOCKER_BUILD_ARGS=--pull ({ENV}:9)"),
+        format!("skipped    DOCKER_IMAGE ({ENV}:1): `$(cat .ansible/image_name)` runs a command"),
+        format!("skipped    DOCKER_IMAGE ({ENV}:2): a default, and line 1 {unknown}"),
+        format!("skipped    A_ENV_NAME ({ENV}:3): behind `&&`: it runs only when the command before it succeeds"),
+        format!("skipped    DOCKER_IMAGE_TAG ({ENV}:4): inside the `if` of line 4: whether it runs depends on that condition"),
+        format!("skipped    A_GIT_NAMESPACE ({ENV}:5): set with `declare`, whose options may change the value"),
+        format!("skipped    A_GIT_PROJECT ({ENV}:6): set with `readonly`, which makes any later assignment of it fail"),
+        format!("skipped    A_ENV_NAME ({ENV}:7): a default, and line 3 {unknown}"),
+        format!("skipped    DOCKER_IMAGE_TAG ({ENV}:8): a default, and line 4 {unknown}"),
+        format!("skipped    NO_GEN ({LOCAL}:1): set with `declare`"),
+        format!("skipped    NO_GEN ({ENV}:10): {LOCAL}:1 sets it too, and wins"),
+    ] {
+        if !out.stdout().contains(&line) {
+            out.fail(&format!("stdout lacks {line:?}"));
+        }
+    }
+    let took = out.stdout().lines().filter(|l| l.trim_start().starts_with("took ")).count();
+    assert_eq!(took, 1, "{}", out.stdout());
+    let settings = project.read(SETTINGS);
+    let values: Vec<&str> =
+        settings.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    assert_eq!(values, ["DOCKER_BUILD_ARGS=--pull  # line 9"], "{settings}");
 }
 
 #[test]
