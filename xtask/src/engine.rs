@@ -207,7 +207,7 @@ impl<'a> Engine<'a> {
         let mut args = vec!["image", "inspect", "--format", format];
         args.extend(images.iter().map(String::as_str));
         let answer = self.query(&args)?;
-        let gone = gone_ok && answer.error.to_ascii_lowercase().contains("no such image");
+        let gone = gone_ok && is_gone(&answer.error);
         if !answer.ok && !gone {
             anyhow::bail!(
                 "`{} image inspect {}` failed: {}",
@@ -408,6 +408,13 @@ impl<'a> Engine<'a> {
         }
         shown
     }
+}
+
+/// Whether an engine's error says the image is not there (docker: "No such
+/// image", podman: "image not known").
+pub(crate) fn is_gone(error: &str) -> bool {
+    let error = error.to_ascii_lowercase();
+    error.contains("no such image") || error.contains("image not known")
 }
 
 /// What a registry says of a reference.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::engine::{label_template, normalize_id, Engine};
+use crate::engine::{is_gone, label_template, normalize_id, Engine};
 use crate::freshness::{self, LABEL};
 use crate::image::{self, Image};
 use crate::interrupt;
@@ -154,23 +154,14 @@ pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
         );
     }
 
-    // One engine call for all: a process per image costs more than the removal.
-    let refusals = if dry_run {
-        Vec::new()
-    } else {
-        let refs: Vec<String> = candidates.iter().map(|c| c.reference.clone()).collect();
-        engine.remove_images(&refs)?
-    };
     let mut report = Report { dry_run, ..Report::default() };
-    let mut removed = Vec::new();
-    for candidate in candidates {
-        match refusal(&refusals, &candidate) {
-            Some(reason) => report.kept(&candidate, &reason),
-            None => {
-                report.removed(&candidate);
-                removed.push(candidate);
-            }
-        }
+    let (removed, kept) =
+        if dry_run { (candidates, Vec::new()) } else { remove(&engine, candidates)? };
+    for (candidate, reason) in &kept {
+        report.kept(candidate, reason);
+    }
+    for candidate in &removed {
+        report.removed(candidate);
     }
     if !dry_run {
         remove_left_parents(&engine, &image.name, &known, removed, &mut report)?;
@@ -216,9 +207,7 @@ fn remove_left_parents(
         if left.is_empty() {
             return Ok(());
         }
-        let refs: Vec<String> = left.iter().map(|c| c.reference.clone()).collect();
-        let refusals = engine.remove_images(&refs)?;
-        removed = left.into_iter().filter(|c| refusal(&refusals, c).is_none()).collect();
+        removed = remove(engine, left)?.0;
         for candidate in &removed {
             report.removed(candidate);
         }
@@ -374,13 +363,17 @@ fn select(
 ) -> Vec<Candidate> {
     let images: Vec<Candidate> =
         inspected.lines().filter_map(|line| Candidate::parse(line, known)).collect();
+    // A leftover tag's image may be inspected twice (it may be a stage's too).
+    let mut taken: Vec<&String> = Vec::new();
     images
         .iter()
         .filter_map(|candidate| {
             let mut candidate = candidate.clone();
-            let leftover =
-                leftovers.iter().find(|r| candidate.tags.iter().any(|t| same_reference(t, r)));
+            let leftover = leftovers.iter().find(|r| {
+                !taken.contains(r) && candidate.tags.iter().any(|t| same_reference(t, r))
+            });
             if let Some(reference) = leftover {
+                taken.push(reference);
                 let tag = reference.rsplit_once(':').map_or("", |(_, tag)| tag);
                 candidate.what = format!("verify image ({tag}, its process is gone)");
                 candidate.reference = reference.clone();
@@ -410,17 +403,47 @@ fn split_reference(name: &str) -> Option<(&str, &str)> {
     Some((&name[..colon], &name[colon + 1..]))
 }
 
-/// Why the engine kept `candidate`, from its refusals (which name the image
-/// by its short id, or by the tag given). One that is already gone was not
-/// kept: something else removed it.
-fn refusal(refusals: &[String], candidate: &Candidate) -> Option<String> {
-    let line = refusals.iter().find(|line| {
-        line.contains(short_id(&candidate.id)) || line.contains(candidate.reference.as_str())
-    })?;
-    if line.to_ascii_lowercase().contains("no such image") {
-        return None;
+/// An image the engine would not remove, and its reason.
+type Kept = (Candidate, String);
+
+/// Removes `candidates` in one engine call (a process per image costs
+/// more than the removal), and returns those removed and those the engine
+/// kept, with why. When the engine refused something, what is still there
+/// is asked: podman's refusal does not name the image it is about.
+fn remove(engine: &Engine<'_>, candidates: Vec<Candidate>) -> Result<(Vec<Candidate>, Vec<Kept>)> {
+    let refs: Vec<String> = candidates.iter().map(|c| c.reference.clone()).collect();
+    let refusals = engine.remove_images(&refs)?;
+    let refused = |line: &&String| !is_gone(line);
+    let refusals: Vec<&String> = refusals.iter().filter(refused).collect();
+    if refusals.is_empty() {
+        return Ok((candidates, Vec::new()));
     }
-    Some(line.strip_prefix("Error response from daemon: ").unwrap_or(line).to_string())
+    let left = engine.inspect_present(&refs, "{{.Id}}")?;
+    let left: Vec<String> = left.lines().map(normalize_id).collect();
+    let (kept, removed): (Vec<Candidate>, Vec<Candidate>) =
+        candidates.into_iter().partition(|c| left.contains(&c.id));
+    let kept = kept
+        .into_iter()
+        .map(|c| {
+            let reason = reason(&refusals, &c);
+            (c, reason)
+        })
+        .collect();
+    Ok((removed, kept))
+}
+
+/// Why the engine kept `candidate`: its refusal line that names it (by its
+/// short id or the tag given), else the only refusal there is.
+fn reason(refusals: &[&String], candidate: &Candidate) -> String {
+    let named = refusals.iter().find(|line| {
+        line.contains(short_id(&candidate.id)) || line.contains(candidate.reference.as_str())
+    });
+    let line = match (named, refusals) {
+        (Some(line), _) | (None, [line]) => line.as_str(),
+        _ => return "the engine would not remove it".to_string(),
+    };
+    let line = line.strip_prefix("Error response from daemon: ").unwrap_or(line);
+    line.strip_prefix("Error: ").unwrap_or(line).to_string()
 }
 
 /// `sha256:0123456789abcdef...` as docker shows it: 12 hex digits.
@@ -615,19 +638,23 @@ mod tests {
     }
 
     #[test]
-    fn refusals_keep_the_image_they_name() {
+    fn the_refusal_that_names_the_image_or_the_only_one() {
         let candidate =
             |id: &str| Candidate::parse(&line(id, 1, "[]", "", "[]", ""), &known()).unwrap();
-        let refusals = [
-            "Error response from daemon: conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images".to_string(),
-            "Error response from daemon: No such image: sha256:aaaaaaaaaaaa0000".to_string(),
-        ];
+        let docker = "Error response from daemon: conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images".to_string();
+        let podman = "Error: image used by 184d644bde90: image is in use by a container: consider listing external containers and force-removing image".to_string();
         assert_eq!(
-            refusal(&refusals, &candidate("1d0dddd55e0d1234")).as_deref(),
-            Some("conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images")
+            reason(&[&docker, &podman], &candidate("1d0dddd55e0d1234")),
+            "conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images"
         );
-        assert_eq!(refusal(&refusals, &candidate("aaaaaaaaaaaa0000")), None);
-        assert_eq!(refusal(&refusals, &candidate("bbbbbbbbbbbb0000")), None);
+        assert_eq!(
+            reason(&[&podman], &candidate("aaaaaaaaaaaa0000")),
+            "image used by 184d644bde90: image is in use by a container: consider listing external containers and force-removing image"
+        );
+        assert_eq!(
+            reason(&[&docker, &podman], &candidate("bbbbbbbbbbbb0000")),
+            "the engine would not remove it"
+        );
     }
 
     #[test]

@@ -42,6 +42,15 @@ fn base_image() -> &'static str {
     base
 }
 
+/// A container made for a test, removed when dropped, however the test ends.
+struct PodmanContainer(String);
+
+impl Drop for PodmanContainer {
+    fn drop(&mut self) {
+        podman(&["rm", "-f", &self.0]);
+    }
+}
+
 struct PodmanRepo(String);
 
 impl Drop for PodmanRepo {
@@ -96,4 +105,47 @@ fn stages_status_and_verify_on_podman() {
     // `podman run` cannot start containers in this sandbox (rlimits), but
     // builds and `podman export` work: verify reads the files that way.
     run(&["verify"]).ok().stdout_has("agree");
+}
+
+/// On podman, prune counts as kept what the engine keeps (its refusal does
+/// not name the image), and finds a verify run's leftover tag under podman's
+/// own name for it, `localhost/...`.
+#[test]
+fn prune_on_podman() {
+    let repo = PodmanRepo(format!("xtask-test/podman-prune-{}", std::process::id()));
+    let project = Project::new("podman-prune");
+    let run = |args: &[&str]| {
+        project.xtask(args).env("DOCKER", "podman").env("DOCKER_IMAGE", &repo.0).run()
+    };
+    for round in ["one", "two"] {
+        project.stages(&[&format!("FROM {}\nRUN echo {round} > /round", base_image())]);
+        run(&["stages", "0"]).ok();
+    }
+    let (_, former) = podman(&[
+        "image",
+        "ls",
+        "-q",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        "label=xtask.stages",
+    ]);
+    let former = former.lines().next().expect("a former stage 0").to_string();
+    let (made, id) = podman(&["create", &former, "/bin/true"]);
+    assert!(made, "podman create");
+    let container = PodmanContainer(id);
+    let leftover = format!("{}:xtask-verify-99999999", repo.0);
+    podman(&["tag", &format!("{}:latest_stage0", repo.0), &leftover]);
+
+    let out = run(&["prune"]).ok().stdout();
+    drop(container);
+    assert!(out.contains("verify image (xtask-verify-99999999, its process is gone)"), "{out}");
+    assert!(out.contains("kept 1 image that the engine would not remove"), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("kept ") && l.contains("image is in use by a container")),
+        "{out}"
+    );
+    assert!(!podman(&["image", "exists", &leftover]).0, "the leftover tag is gone");
+    // The container is gone: the former image goes now.
+    run(&["prune"]).ok().stdout_has("removed 1 image");
 }
