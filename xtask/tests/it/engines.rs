@@ -138,3 +138,35 @@ on_every_engine! {
         assert!(status.lines().nth(2).is_some_and(|row| row.ends_with("fresh")), "{status}");
     }
 }
+
+/// A real docker-container builder (created, never started: it would need an
+/// image from a registry), chosen with `BUILDX_BUILDER`: refused, naming it,
+/// before anything is written.
+#[test]
+fn buildx_builder_chosen_with_buildx_builder_is_refused_on_the_modern_engine() {
+    let builder = crate::support::docker::Builder::Modern;
+    let name = format!("xtask-test-dc-{}", std::process::id());
+    builder.docker(&["buildx", "create", "--name", &name, "--driver", "docker-container"]);
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            crate::support::docker::Builder::Modern.docker_ok(&["buildx", "rm", &self.0]);
+        }
+    }
+    let _remove = Remove(name.clone());
+    let project = Project::on("buildx-real", builder);
+    project.stages(&["FROM busybox", "RUN true"]);
+    let before = project.files();
+    project.xtask(&["stages"]).env("BUILDX_BUILDER", &name).run().error(
+        2,
+        &format!(
+            "the buildx builder `{name}` (driver docker-container) cannot see this engine's images"
+        ),
+    );
+    assert_eq!(project.files(), before);
+    project
+        .xtask(&["stages", "--dry-run"])
+        .env("BUILDX_BUILDER", "xtask-test-no-such-builder")
+        .run()
+        .error(2, "buildx has no such builder");
+}
