@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::Result;
 
-use crate::exit::input_error;
+use crate::util::exit::input_error;
 
 /// The builder `docker buildx inspect` reports as active.
 #[derive(Debug, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use std::ffi::OsString;
 use anyhow::Result;
 use pico_args::Arguments;
 
-use crate::exit::input_error;
 use crate::hook::Action;
 use crate::stages::Options;
+use crate::util::exit::input_error;
 use crate::{dockerfile, hook, prune, stages, status, vendor, verify};
 
 pub(crate) const HELP: &str = "\

@@ -6,9 +6,9 @@ use std::fs;
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::exit::failure;
-use crate::out::out;
 use crate::project::Project;
+use crate::util::exit::failure;
+use crate::util::print::out;
 
 pub(crate) const HELP: &str = "\
 Regenerate the main Dockerfile and the per-stage chain from the snippets.

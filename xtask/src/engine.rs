@@ -12,13 +12,13 @@ use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::buildx;
-use crate::exit::{input_error, interrupted};
 use crate::freshness::{Present, LABEL};
 use crate::image;
-use crate::interrupt;
-use crate::out::{out, say};
-use crate::shell_words::quote;
 use crate::tar;
+use crate::util::exit::{input_error, interrupted};
+use crate::util::print::{out, say};
+use crate::util::shell_words::quote;
+use crate::util::signals;
 
 /// One word of an engine command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,14 +256,14 @@ impl<'a> Engine<'a> {
         let mut child = command.spawn()?;
         // A Ctrl-C sent to the xtask alone reaches the export too, which ends
         // the stream; the caller's guards then clean up.
-        interrupt::set_child(Some(child.id()));
+        signals::set_child(Some(child.id()));
         let stdout = child.stdout.take().context("no stdout")?;
         // Read to the end, whatever the tar says, before waiting: an export
         // left writing into a full pipe would never end.
         let parsed = tar::read_stream(std::io::BufReader::new(stdout), each);
         let output = child.wait_with_output();
-        interrupt::set_child(None);
-        if interrupt::interrupted() {
+        signals::set_child(None);
+        if signals::interrupted() {
             return Err(interrupted(format!("interrupted while reading the files of {container}")));
         }
         // A tar error says more than the export's broken pipe that follows it.
@@ -379,7 +379,7 @@ impl<'a> Engine<'a> {
         // mid-build; here only the printing is lost.
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().with_context(|| format!("cannot run {shown}"))?;
-        interrupt::set_child(Some(child.id()));
+        signals::set_child(Some(child.id()));
         let stdout = child.stdout.take();
         let copy = std::thread::spawn(move || {
             stdout.map(|o| tee(o, std::io::stderr()));
@@ -389,7 +389,7 @@ impl<'a> Engine<'a> {
             stderr.map(|e| tee(e, std::io::stderr())).unwrap_or_default()
         });
         let status = child.wait();
-        interrupt::set_child(None);
+        signals::set_child(None);
         let _ = copy.join();
         let reason = reason(&String::from_utf8_lossy(&tee.join().unwrap_or_default()));
         let status = status.with_context(|| format!("cannot wait for {shown}"))?;

@@ -16,7 +16,7 @@
 use std::fmt;
 
 use crate::keys;
-use crate::sha256;
+use crate::util::sha256;
 
 pub(crate) const LABEL: &str = "xtask.stages";
 

@@ -4,9 +4,9 @@
 
 use anyhow::Result;
 
-use crate::exit::input_error;
 use crate::lexer::{self, Item, Kind, Lexed};
 use crate::secrets::looks_secret;
+use crate::util::exit::input_error;
 
 /// What the header of every generated file says, and how a file written by
 /// hand is told apart.

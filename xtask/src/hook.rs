@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::exit::input_error;
-use crate::files;
-use crate::out::out;
+use crate::util::atomic_file;
+use crate::util::exit::input_error;
+use crate::util::print::out;
 
 pub(crate) const HELP: &str = "\
 Install or remove the git pre-commit hook that runs `cargo xtask dockerfile --check`.
@@ -71,7 +71,7 @@ pub(crate) fn run(sh: &Shell, root: &Path, action: Action) -> Result<()> {
             "remove it yourself if you no longer want it",
         )),
         Action::Uninstall => {
-            files::remove_file(&hook)?;
+            atomic_file::remove_file(&hook)?;
             out!("pre-commit hook removed: {}", hook.display())
         }
     }
@@ -183,9 +183,9 @@ fn install(hook: &Path, text: &str) -> Result<bool> {
     }
     // A symlinked hook is replaced, not followed: its target is someone else's file.
     if hook.is_symlink() {
-        files::remove_file(hook)?;
+        atomic_file::remove_file(hook)?;
     }
-    let changed = files::ensure_file(hook, text)?;
+    let changed = atomic_file::ensure_file(hook, text)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

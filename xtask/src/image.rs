@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::exit::input_error;
 use crate::settings::Settings;
+use crate::util::exit::input_error;
 
 /// Room a tag must leave for the `_stage<N>` suffix (docker allows 128 characters).
 const STAGE_SUFFIX_ROOM: usize = "_stage9999".len();

@@ -12,7 +12,7 @@
 //! change how a stage is built but not from what (`--no-cache`, `--pull`,
 //! `--progress`, `--quiet`, `--cache-from`, `--cache-to`).
 
-use crate::sha256;
+use crate::util::sha256;
 
 /// Bumped whenever what goes into a key changes: old keys then simply never match.
 const VERSION: &str = "xtask stage key v1";

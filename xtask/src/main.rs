@@ -7,31 +7,26 @@ mod context;
 mod dockerfile;
 mod engine;
 mod env_file;
-mod exit;
-mod files;
 mod freshness;
 mod generate;
 mod hook;
 mod image;
-mod interrupt;
 mod keys;
 mod lexer;
 #[cfg(test)]
 mod lexer_fuzz;
 mod migrate;
-mod out;
 mod project;
 mod prune;
 mod secrets;
 mod selection;
 mod settings;
 mod sh_tokens;
-mod sha256;
-mod shell_words;
 mod snippets;
 mod stages;
 mod status;
 mod tar;
+mod util;
 mod vendor;
 mod verify;
 
@@ -45,13 +40,13 @@ use crate::project::Project;
 use crate::settings::Settings;
 
 fn main() -> ExitCode {
-    exit::install_panic_hook();
-    exit::report(run())
+    util::exit::install_panic_hook();
+    util::exit::report(run())
 }
 
 fn run() -> Result<()> {
     match cli::parse(std::env::args_os().skip(1).collect())? {
-        Command::Help(text) => out::print(format_args!("{text}")),
+        Command::Help(text) => util::print::print(format_args!("{text}")),
         Command::Dockerfile { check, force } => {
             let (sh, project) = load()?;
             dockerfile::run(&sh, &project, check, force)

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use xshell::{cmd, Shell};
 
-use crate::exit::input_error;
-use crate::files;
 use crate::generate::{self, Source, Stages, GENERATED_BY};
 use crate::image::{self, Image};
-use crate::out::say;
 use crate::settings::Settings;
-use crate::sha256;
 use crate::snippets::{self, Snippet};
+use crate::util::atomic_file;
+use crate::util::exit::input_error;
+use crate::util::print::say;
+use crate::util::sha256;
 
 /// The project's lock, held until dropped. `waited`: another run held it
 /// first, so what the engine said before it was taken may be out of date.
@@ -177,18 +177,18 @@ impl Project {
                 "check the folder's permissions",
             )
         })?;
-        files::remove_stale_temps(&generated);
-        files::remove_stale_temps(&self.root);
-        files::ensure_file(&generated.join(".gitignore"), "*\n")?;
+        atomic_file::remove_stale_temps(&generated);
+        atomic_file::remove_stale_temps(&self.root);
+        atomic_file::ensure_file(&generated.join(".gitignore"), "*\n")?;
         for (n, text) in chain.iter().enumerate() {
-            files::ensure_file(&self.root.join(self.chain_file(n)), text)?;
+            atomic_file::ensure_file(&self.root.join(self.chain_file(n)), text)?;
         }
         self.remove_old_chain_files(&generated)?;
         // What this tool last wrote, to tell a hand edit from a snippet change.
         let record = generated.join(MAIN_RECORD);
         let main = self.stages.main_dockerfile();
         let before = fs::read(self.main_dockerfile_path()).ok();
-        let changed = files::ensure_file(&self.main_dockerfile_path(), &main)?;
+        let changed = atomic_file::ensure_file(&self.main_dockerfile_path(), &main)?;
         let written_last = fs::read_to_string(&record).ok();
         if let (true, Some(before), Some(written)) = (changed, before, written_last) {
             if sha256::hex_digest(&before) != written.trim() {
@@ -198,7 +198,7 @@ impl Project {
                 );
             }
         }
-        files::ensure_file(&record, &format!("{}\n", sha256::hex_digest(main.as_bytes())))?;
+        atomic_file::ensure_file(&record, &format!("{}\n", sha256::hex_digest(main.as_bytes())))?;
         Ok(changed)
     }
 
@@ -236,7 +236,7 @@ impl Project {
                     && n.parse().map_or(true, |n: usize| n >= self.stages.len())
             });
             if old {
-                files::remove_file(&entry.path())?;
+                atomic_file::remove_file(&entry.path())?;
             }
         }
         Ok(())

@@ -11,10 +11,10 @@ use xshell::Shell;
 use crate::engine::{is_gone, label_template, normalize_id, Engine};
 use crate::freshness::{self, LABEL};
 use crate::image::{self, Image};
-use crate::interrupt;
 use crate::keys;
-use crate::out::out;
 use crate::project::Project;
+use crate::util::print::out;
+use crate::util::signals;
 
 pub(crate) const HELP: &str = "\
 Remove the untagged images that earlier builds of this project's image left behind.
@@ -262,7 +262,7 @@ fn verify_process_gone(tag: &str) -> bool {
         return false;
     }
     // Digits past any pid name no process.
-    pid.parse().map_or(true, |pid| !interrupt::process_alive(pid))
+    pid.parse().map_or(true, |pid| !signals::process_alive(pid))
 }
 
 /// What the current snippets and stage images say about a former image.
@@ -482,7 +482,7 @@ fn human_size(bytes: u64) -> String {
 mod tests {
     use super::*;
     use crate::freshness::{full_label, stage_label, Parent};
-    use crate::sha256;
+    use crate::util::sha256;
 
     fn known() -> Known {
         let mut ids = HashMap::new();

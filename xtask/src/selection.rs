@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 
-use crate::exit::input_error;
 use crate::snippets::Snippet;
+use crate::util::exit::input_error;
 
 /// The stage ids `words` select, ascending and without repeats.
 pub(crate) fn select(words: &[String], snippets: &[Snippet]) -> Result<Vec<usize>> {

@@ -11,8 +11,8 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::env_file;
-use crate::exit::input_error;
-use crate::shell_words;
+use crate::util::exit::input_error;
+use crate::util::shell_words;
 
 /// Every setting, in the order the help lists them. The one list: the settings
 /// file accepts these and no other name, vendor migrates these, and the tests

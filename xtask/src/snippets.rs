@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::exit::input_error;
+use crate::util::exit::input_error;
 
 /// Editor and merge leftovers that are never snippets.
 const LEFTOVERS: [&str; 5] = ["*~", "*.swp", "*.orig", "*.rej", "*.bak"];

@@ -12,16 +12,16 @@ use xshell::Shell;
 
 use crate::context;
 use crate::engine::{missing, Engine, Lookup, Word};
-use crate::exit::{self, failure, input_error, interrupted};
 use crate::freshness::{self, Present, State, LABEL};
 use crate::image::Image;
-use crate::interrupt;
 use crate::keys;
-use crate::out::say;
 use crate::project::Project;
 use crate::secrets::looks_secret;
 use crate::selection;
 use crate::status;
+use crate::util::exit::{self, failure, input_error, interrupted};
+use crate::util::print::say;
+use crate::util::signals;
 
 pub(crate) const HELP: &str = "\
 Build stages: each FROM the image of the stage before it.
@@ -267,7 +267,7 @@ impl<'a> Session<'a> {
         for warning in context::warnings(&project.root) {
             say!("warning: {warning}");
         }
-        interrupt::install();
+        signals::install();
 
         let mut run = Run {
             project,
@@ -938,7 +938,7 @@ impl Run<'_> {
     }
 
     fn check_interrupted(&mut self, what: &str) -> Result<()> {
-        if interrupt::interrupted() {
+        if signals::interrupted() {
             return Err(interrupted(format!(
                 "interrupted {what}; not built: {}",
                 self.not_built()

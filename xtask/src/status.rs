@@ -9,8 +9,8 @@ use crate::engine::{Engine, Listed, Lookup};
 use crate::freshness::{self, Expected, Present, State};
 use crate::image::Image;
 use crate::keys;
-use crate::out::{out, say};
 use crate::project::Project;
+use crate::util::print::{out, say};
 
 pub(crate) const HELP: &str = "\
 Show, for each stage and the full image, whether its image is fresh, stale (and why) or

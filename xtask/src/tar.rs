@@ -8,7 +8,7 @@ use std::io::{self, Read};
 
 use anyhow::{bail, Context, Result};
 
-use crate::sha256::Sha256;
+use crate::util::sha256::Sha256;
 
 /// One file of the tree, without its mtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,7 +396,10 @@ mod tests {
         assert_eq!(find(entries, LONG_DIR.as_bytes()).kind, Kind::Directory);
         let bad = find(entries, b"/dir/bad\xffname");
         assert_eq!((bad.kind, bad.size), (Kind::File, 6));
-        assert_eq!(bad.digest.as_deref(), Some(crate::sha256::hex_digest(b"bytes\n").as_str()));
+        assert_eq!(
+            bad.digest.as_deref(),
+            Some(crate::util::sha256::hex_digest(b"bytes\n").as_str())
+        );
         let deep = find(entries, long_file.as_bytes());
         assert_eq!((deep.kind, deep.size, deep.mode), (Kind::File, 5, 0o644));
         let symlink = find(entries, b"/dir/longlink");
@@ -492,7 +495,7 @@ mod tests {
         );
         assert_eq!(
             entries[1].digest.as_deref(),
-            Some(crate::sha256::hex_digest(b"hello").as_str())
+            Some(crate::util::sha256::hex_digest(b"hello").as_str())
         );
         assert_eq!((entries[1].mode, entries[1].uid, entries[1].size), (0o755, 1000, 5));
         assert_eq!(entries[2].kind, Kind::Symlink);

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::cargo_toml::{add_member, line_key, Members, Toml};
-use crate::exit::input_error;
 use crate::generate::{self, Source, GENERATED_BY};
-use crate::out::out;
 use crate::settings::{self, Settings};
-use crate::{env_file, files, migrate, snippets};
+use crate::util::atomic_file;
+use crate::util::exit::input_error;
+use crate::util::print::out;
+use crate::{env_file, migrate, snippets};
 
 pub(crate) const HELP: &str = "\
 Make the project in DIR (any project, Rust or not) use this xtask.
@@ -271,7 +272,7 @@ fn write(dir: &Path, rel: &str, contents: &str, report: &mut Report, note: &str)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let existed = path.exists();
-    let changed = files::ensure_file(&path, contents)?;
+    let changed = atomic_file::ensure_file(&path, contents)?;
     report.written(existed, changed, rel, note);
     Ok(())
 }

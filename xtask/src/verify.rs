@@ -9,11 +9,11 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::engine::Engine;
-use crate::exit::failure;
-use crate::out::{out, say};
 use crate::project::Project;
 use crate::stages::{self, Options, Plan};
 use crate::tar::{display, Entry, Kind};
+use crate::util::exit::failure;
+use crate::util::print::{out, say};
 
 pub(crate) const HELP: &str = "\
 Build the chain and the main Dockerfile, and compare the two images.

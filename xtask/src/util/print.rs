@@ -7,7 +7,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::exit::stdout_closed;
+use crate::util::exit::stdout_closed;
 
 /// Writes `text` to stdout as is; a closed stdout becomes [`stdout_closed`].
 pub(crate) fn print(text: fmt::Arguments<'_>) -> anyhow::Result<()> {
@@ -27,7 +27,7 @@ fn write_to(out: &mut impl Write, text: fmt::Arguments<'_>) -> anyhow::Result<()
 /// `println!` that returns the error instead of panicking: `out!("{x}")?`.
 macro_rules! out {
     ($($arg:tt)*) => {
-        $crate::out::print(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::util::print::print(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 pub(crate) use out;
@@ -42,7 +42,7 @@ pub(crate) fn tell(text: fmt::Arguments<'_>) {
 /// `eprintln!` that never panics: `say!("warning: {x}")`.
 macro_rules! say {
     ($($arg:tt)*) => {
-        $crate::out::tell(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::util::print::tell(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 pub(crate) use say;
@@ -50,7 +50,7 @@ pub(crate) use say;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::{code, Code};
+    use crate::util::exit::{code, Code};
 
     /// A writer whose write or flush fails with `kind`.
     struct Failing {

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use crate::out::say;
+use crate::util::print::say;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Code {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 
-use crate::interrupt;
+use crate::util::signals;
 
 /// Temp files end with this; their names start with a dot, so they never look
 /// like snippets (`Dockerfile*`).
@@ -84,7 +84,7 @@ pub(crate) fn remove_stale_temps(dir: &Path) {
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP_AGE);
-        if old || writer(&name).is_some_and(|pid| !interrupt::process_alive(pid)) {
+        if old || writer(&name).is_some_and(|pid| !signals::process_alive(pid)) {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -99,7 +99,7 @@ mod tests {
         let temp = temp_path(Path::new("/p/Dockerfile.stage1"));
         let name = temp.file_name().unwrap().to_string_lossy().to_string();
         assert_eq!(writer(&name), Some(std::process::id()));
-        assert!(interrupt::process_alive(std::process::id()));
+        assert!(signals::process_alive(std::process::id()));
         assert_eq!(writer(".x.xtask-tmp"), None);
     }
 
