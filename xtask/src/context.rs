@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::Path;
 
+use crate::util::byte_size::{human_size, Notation};
+
 /// Folders that never belong in an image build context.
 const HEAVY: [&str; 2] = ["target", ".git"];
 
@@ -17,7 +19,7 @@ pub(crate) fn warnings(root: &Path) -> Vec<String> {
         .iter()
         .filter(|dir| root.join(dir).is_dir() && !ignored(&ignore, dir) && !wanted(&ignore, dir))
         .map(|dir| {
-            let size = human(dir_size(&root.join(dir)));
+            let size = human_size(dir_size(&root.join(dir)), Notation::Warning);
             format!("the build context includes {dir}/ ({size}), sent with every build: add `/{dir}` to .dockerignore, or `!/{dir}` if the image needs it")
         })
         .collect()
@@ -67,23 +69,6 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    if value < 1000.0 {
-        return format!("{bytes} B");
-    }
-    let mut unit = "B";
-    for u in UNITS {
-        if value < 1000.0 {
-            break;
-        }
-        value /= 1000.0;
-        unit = u;
-    }
-    format!("{value:.1} {unit}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,12 +93,5 @@ mod tests {
             assert!(!wanted(text, ".git"), "{text}");
         }
         assert!(wanted("!target\r\n", "target"));
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human(512), "512 B");
-        assert_eq!(human(1_500), "1.5 KB");
-        assert_eq!(human(2_300_000_000), "2.3 GB");
     }
 }

@@ -13,6 +13,7 @@ use crate::freshness::{self, LABEL};
 use crate::image::{self, Image};
 use crate::keys;
 use crate::project::Project;
+use crate::util::byte_size::{human_size, Notation};
 use crate::util::print::out;
 use crate::util::signals;
 
@@ -228,15 +229,20 @@ impl Report {
     fn removed(&mut self, candidate: &Candidate) {
         let verb = if self.dry_run { "would remove" } else { "removed" };
         let (short, what) = (short_id(&candidate.id), &candidate.what);
-        self.lines.push(format!("{verb}  {short}  {what}  {}", human_size(candidate.size)));
+        self.lines.push(format!(
+            "{verb}  {short}  {what}  {}",
+            human_size(candidate.size, Notation::Docker)
+        ));
         self.removed += 1;
         self.removed_size += candidate.size;
     }
 
     fn kept(&mut self, candidate: &Candidate, reason: &str) {
         let (short, what) = (short_id(&candidate.id), &candidate.what);
-        self.lines
-            .push(format!("kept     {short}  {what}  {}  ({reason})", human_size(candidate.size)));
+        self.lines.push(format!(
+            "kept     {short}  {what}  {}  ({reason})",
+            human_size(candidate.size, Notation::Docker)
+        ));
         self.kept += 1;
     }
 
@@ -248,7 +254,7 @@ impl Report {
         } else {
             String::new()
         };
-        let (removed, size) = (self.removed, human_size(self.removed_size));
+        let (removed, size) = (self.removed, human_size(self.removed_size, Notation::Docker));
         format!("{verb} {removed} {}, {size}{kept}", plural(removed))
     }
 }
@@ -452,32 +458,6 @@ fn short_id(id: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }
 
-/// Bytes in docker's own units (decimal, 3 significant digits): `1.98MB`.
-fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 999.5 && unit + 1 < units.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    let decimals = if unit == 0 || value >= 99.95 {
-        0
-    } else if value >= 9.995 {
-        1
-    } else {
-        2
-    };
-    let text = format!("{value:.decimals$}");
-    // docker prints 1.9MB, not 1.90MB.
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
-    format!("{text}{}", units[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -674,13 +654,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_in_dockers_units() {
-        assert_eq!(human_size(0), "0B");
-        assert_eq!(human_size(999), "999B");
-        assert_eq!(human_size(1_984_134), "1.98MB");
-        assert_eq!(human_size(1_900_000), "1.9MB");
-        assert_eq!(human_size(52_300_000), "52.3MB");
-        assert_eq!(human_size(12_000_000_000), "12GB");
+    fn short_ids_as_docker_shows_them() {
         assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
     }
 }

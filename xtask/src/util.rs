@@ -3,6 +3,7 @@
 //! Dockerfiles, engines or commands: nothing here imports from outside `util`.
 
 pub(crate) mod atomic_file;
+pub(crate) mod byte_size;
 pub(crate) mod exit;
 pub(crate) mod print;
 pub(crate) mod sha256;
