@@ -10,6 +10,7 @@ use xshell::{cmd, Shell};
 use crate::util::atomic_file;
 use crate::util::exit::input_error;
 use crate::util::print::out;
+use crate::util::shell_words::single_quote;
 
 pub(crate) const HELP: &str = "\
 Install or remove the git pre-commit hook that runs `cargo xtask dockerfile --check`.
@@ -157,7 +158,7 @@ fn script(prefix: &str) -> String {
         String::new()
     } else {
         // The project is a subfolder of the repository (a monorepo).
-        format!("cd '{}' || exit 1\n", prefix.replace('\'', r"'\''"))
+        format!("cd {} || exit 1\n", single_quote(prefix))
     };
     format!(
         "#!/bin/sh\n\

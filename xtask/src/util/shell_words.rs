@@ -73,13 +73,19 @@ pub(crate) fn quote(word: &str) -> String {
     if !word.is_empty() && word.chars().all(plain) {
         word.to_string()
     } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
+        single_quote(word)
     }
+}
+
+/// `word` in single quotes, even when it needs none: for scripts whose text
+/// should not depend on the word (a `'` inside becomes `'\''`).
+pub(crate) fn single_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{quote, split};
+    use super::{quote, single_quote, split};
 
     #[test]
     fn splits_like_sh() {
@@ -107,5 +113,6 @@ mod tests {
         }
         assert_eq!(quote("-t"), "-t");
         assert_eq!(quote("ns/app:latest_stage0"), "ns/app:latest_stage0");
+        assert_eq!(single_quote("web/"), "'web/'");
     }
 }
