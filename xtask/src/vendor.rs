@@ -11,10 +11,11 @@ use anyhow::{Context, Result};
 use crate::cargo_toml::{add_member, line_key, Members, Toml};
 use crate::generate::{self, Source, GENERATED_BY};
 use crate::settings::{self, Settings};
+use crate::settings::{deploy_env, env_file};
+use crate::snippets;
 use crate::util::atomic_file;
 use crate::util::exit::input_error;
 use crate::util::print::out;
-use crate::{env_file, migrate, snippets};
 
 pub(crate) const HELP: &str = "\
 Make the project in DIR (any project, Rust or not) use this xtask.
@@ -522,7 +523,7 @@ fn migrate_deploy_env(dir: &Path, report: &mut Report) -> Option<Migrated> {
                 continue;
             }
         };
-        let script = migrate::read(&text);
+        let script = deploy_env::read(&text);
         for a in &script.assignments {
             if let Err(why) = &a.value {
                 skipped.push(format!("  skipped    {} ({rel}:{}): {why}", a.key, a.line));
@@ -531,10 +532,10 @@ fn migrate_deploy_env(dir: &Path, report: &mut Report) -> Option<Migrated> {
         for (key, settled) in script.settled {
             let (value, line) = match settled {
                 // Set but empty is no setting: as if the script left it unset.
-                migrate::Settled::Known(value, _) if value.is_empty() => continue,
-                migrate::Settled::Known(value, line) => (Some(value), line),
+                deploy_env::Settled::Known(value, _) if value.is_empty() => continue,
+                deploy_env::Settled::Known(value, line) => (Some(value), line),
                 // Named above, with why; it still wins over the next file.
-                migrate::Settled::Unknown(line) => (None, line),
+                deploy_env::Settled::Unknown(line) => (None, line),
             };
             match decided.get(&key) {
                 Some((_, winner, at)) => {

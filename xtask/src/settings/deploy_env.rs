@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::settings::sh_tokens::{tokens, Token};
 use crate::settings::NAMES;
-use crate::sh_tokens::{tokens, Token};
 
 /// One assignment (or `unset`) of a known setting in a deploy env script.
 #[derive(Debug, Clone, PartialEq, Eq)]
