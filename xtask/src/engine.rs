@@ -12,8 +12,8 @@ use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::buildx;
-use crate::freshness::{Present, LABEL};
-use crate::image;
+use crate::model::image;
+use crate::model::labels::{Present, LABEL};
 use crate::tar;
 use crate::util::exit::{input_error, interrupted};
 use crate::util::print::{out, say};

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use xshell::{cmd, Shell};
 
-use crate::generate::{self, Source, Stages, GENERATED_BY};
-use crate::image::{self, Image};
+use crate::model::generate::{self, Source, Stages, GENERATED_BY};
+use crate::model::image::{self, Image};
+use crate::model::snippets::{self, Snippet};
 use crate::settings::Settings;
-use crate::snippets::{self, Snippet};
 use crate::util::atomic_file;
 use crate::util::exit::input_error;
 use crate::util::print::say;
@@ -47,10 +47,55 @@ pub(crate) fn root() -> Result<PathBuf> {
     })
 }
 
+/// Lists the snippets of `stages_dir` (relative to `root`) in stage order:
+/// its regular files that [`snippets::is_snippet`] names snippets.
+pub(crate) fn discover_snippets(root: &Path, stages_dir: &str) -> Result<Vec<Snippet>> {
+    let dir = root.join(stages_dir);
+    if !dir.is_dir() {
+        return Err(input_error(
+            format!("stages dir {stages_dir} does not exist in {}", root.display()),
+            format!("create {stages_dir}/Dockerfile.stage0, or set STAGES_DIR to the folder of your snippets"),
+        ));
+    }
+    // Listed with read_dir and matched with glob's patterns: glob::glob itself
+    // skips names that are not UTF-8, and such a snippet must be refused, not lost.
+    // The main Dockerfile is an output, even when STAGES_DIR is the root.
+    let in_root = same_file(&dir, root);
+    let unreadable = |err: std::io::Error| {
+        input_error(format!("cannot list {stages_dir}: {err}"), "fix the folder's permissions")
+    };
+
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&dir).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
+        let Some(file_name) = path.file_name() else { continue };
+        let Some(name) = file_name.to_str() else {
+            if file_name.as_encoded_bytes().starts_with(b"Dockerfile") {
+                return Err(input_error(
+                    format!("snippet file name {} is not UTF-8", path.display()),
+                    "rename it with UTF-8 characters only",
+                ));
+            }
+            continue;
+        };
+        if snippets::is_snippet(name, in_root) && path.is_file() {
+            names.push(name.to_string());
+        }
+    }
+    snippets::order(names, stages_dir)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 impl Project {
     /// Finds, reads and checks the snippets; prints generation warnings.
     pub(crate) fn load(root: PathBuf, settings: Settings) -> Result<Project> {
-        let snippets = snippets::discover(&root, &settings.stages_dir)?;
+        let snippets = discover_snippets(&root, &settings.stages_dir)?;
         let texts = snippets
             .iter()
             .map(|s| read_snippet(&root.join(&settings.stages_dir).join(&s.file_name), &s.display))

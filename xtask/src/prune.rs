@@ -9,9 +9,9 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::engine::{is_gone, label_template, normalize_id, Engine};
-use crate::freshness::{self, LABEL};
-use crate::image::{self, Image};
-use crate::keys;
+use crate::model::image::{self, Image};
+use crate::model::keys;
+use crate::model::labels::{self, LABEL};
 use crate::project::Project;
 use crate::util::byte_size::{human_size, Notation};
 use crate::util::print::out;
@@ -123,9 +123,7 @@ fn json_strings(list: &str) -> Vec<String> {
 /// Whether `label` says its image was built for `repository`. Labels from
 /// before the `image=` field are not known to be anyone's.
 fn ours(label: &str, repository: &str) -> bool {
-    freshness::parse(label)
-        .image
-        .is_some_and(|labelled| image::same_repository(labelled, repository))
+    labels::parse(label).image.is_some_and(|labelled| image::same_repository(labelled, repository))
 }
 
 /// What prune asks the engine of each image it may remove.
@@ -294,9 +292,9 @@ impl Known {
     /// `former stage 2`, `former full image`, or as much as the label tells:
     /// its key or chain file, or its parent's, names the stage.
     fn former(&self, label: &str) -> String {
-        let parsed = freshness::parse(label);
+        let parsed = labels::parse(label);
         let by_key = parsed.key.and_then(|key| self.keys.iter().position(|k| k == key));
-        let by_text = || self.chain.iter().position(|text| freshness::built_from(label, text));
+        let by_text = || self.chain.iter().position(|text| labels::built_from(label, text));
         let by_parent = || match (parsed.key, parsed.keyed_parent()) {
             // Only stage 0 is built on no stage image; the full image has no key.
             (Some(_), None) => Some(0),
@@ -309,7 +307,7 @@ impl Known {
         if parsed.key.is_some() {
             return "former stage".to_string();
         }
-        if freshness::built_from(label, &self.main) {
+        if labels::built_from(label, &self.main) {
             return "former full image".to_string();
         }
         match parsed.parent {
@@ -461,7 +459,7 @@ fn short_id(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::freshness::{full_label, stage_label, Parent};
+    use crate::model::labels::{full_label, stage_label, Parent};
     use crate::util::sha256;
 
     fn known() -> Known {

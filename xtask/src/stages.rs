@@ -12,12 +12,13 @@ use xshell::Shell;
 
 use crate::context;
 use crate::engine::{missing, Engine, Lookup, Word};
-use crate::freshness::{self, Present, State, LABEL};
-use crate::image::Image;
-use crate::keys;
+use crate::model::freshness::{self, State};
+use crate::model::image::Image;
+use crate::model::keys;
+use crate::model::labels::{self, Present, LABEL};
+use crate::model::secrets::looks_secret;
+use crate::model::selection;
 use crate::project::Project;
-use crate::secrets::looks_secret;
-use crate::selection;
 use crate::status;
 use crate::util::exit::{self, failure, input_error, interrupted};
 use crate::util::print::say;
@@ -697,7 +698,7 @@ impl Run<'_> {
         let what = "the full image (Dockerfile)".to_string();
         self.progress(&format!("full image Dockerfile -> {tag}"));
         self.start(Target::Full, &tag, what.clone());
-        let value = freshness::full_label(&self.main, self.image.repository());
+        let value = labels::full_label(&self.main, self.image.repository());
         let label = Word::Plain(format!("{LABEL}={value}"));
         let mut words = vec![
             plain("-t"),
@@ -715,8 +716,8 @@ impl Run<'_> {
     fn stage_label(&self, n: usize, parent: Option<&(String, Word)>, key: &str) -> Word {
         let repository = self.image.repository();
         let value = |created: &str| {
-            let parent = parent.map(|(key, _)| freshness::Parent { key, created });
-            format!("{LABEL}={}", freshness::stage_label(&self.chain[n], parent, repository, key))
+            let parent = parent.map(|(key, _)| labels::Parent { key, created });
+            format!("{LABEL}={}", labels::stage_label(&self.chain[n], parent, repository, key))
         };
         match parent {
             // Double quotes, so that the shell runs the `$(...)` inside; the
@@ -958,7 +959,7 @@ impl Run<'_> {
 
 /// The key in the label of `present`, if it has one.
 fn present_key(present: &Present) -> Option<&str> {
-    present.label.as_deref().and_then(|label| freshness::parse(label).key)
+    present.label.as_deref().and_then(|label| labels::parse(label).key)
 }
 
 /// A tag made for a moment (a key tag, pulled or pushed); dropping it
@@ -990,7 +991,7 @@ fn plain(word: &str) -> Word {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::freshness::Reason;
+    use crate::model::freshness::Reason;
 
     #[test]
     fn stale_plans_start_at_the_first_stage_that_is_not_fresh() {

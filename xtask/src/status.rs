@@ -6,9 +6,10 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::engine::{Engine, Listed, Lookup};
-use crate::freshness::{self, Expected, Present, State};
-use crate::image::Image;
-use crate::keys;
+use crate::model::freshness::{self, Expected, State};
+use crate::model::image::Image;
+use crate::model::keys;
+use crate::model::labels::Present;
 use crate::project::Project;
 use crate::util::print::{out, say};
 

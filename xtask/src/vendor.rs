@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::cargo_toml::{add_member, line_key, Members, Toml};
-use crate::generate::{self, Source, GENERATED_BY};
+use crate::model::generate::{self, Source, GENERATED_BY};
+use crate::project;
 use crate::settings::{self, Settings};
 use crate::settings::{deploy_env, env_file};
-use crate::snippets;
 use crate::util::atomic_file;
 use crate::util::exit::input_error;
 use crate::util::print::out;
@@ -619,7 +619,7 @@ const WRAPPER: &str = "#!/bin/sh\ncd \"$(dirname \"$0\")/../..\" && exec cargo x
 /// the user's snippets).
 fn has_snippets(dir: &Path, stages_dir: &str) -> bool {
     dir.join(stages_dir).is_dir()
-        && snippets::discover(dir, stages_dir).map_or(true, |s| !s.is_empty())
+        && project::discover_snippets(dir, stages_dir).map_or(true, |s| !s.is_empty())
 }
 
 fn skeleton(dir: &Path, stages_dir: &str, report: &mut Report) -> Result<()> {

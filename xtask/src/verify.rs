@@ -217,7 +217,7 @@ fn kind(kind: Kind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::freshness::LABEL;
+    use crate::model::labels::LABEL;
 
     fn entry(path: &str, mode: u32, digest: &str) -> Entry {
         Entry {

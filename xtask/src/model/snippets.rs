@@ -1,10 +1,9 @@
-//! Finding the stage snippets: regular files directly in the stages dir whose
-//! name starts with `Dockerfile`, in natural order (stage2 < stage10), each
-//! stage's id being its position.
+//! The stage snippets by their names: which file names are snippets (those
+//! starting with `Dockerfile`), in natural order (stage2 < stage10), each
+//! stage's id being its position. Listing the stages dir is the project's
+//! (`ops::project::discover_snippets`): this module sees names only.
 
 use std::cmp::Ordering;
-use std::fs;
-use std::path::Path;
 
 use anyhow::Result;
 
@@ -24,54 +23,14 @@ pub(crate) struct Snippet {
     pub(crate) display: String,
 }
 
-/// Lists the snippets of `stages_dir` (relative to `root`) in stage order.
-pub(crate) fn discover(root: &Path, stages_dir: &str) -> Result<Vec<Snippet>> {
-    let dir = root.join(stages_dir);
-    if !dir.is_dir() {
-        return Err(input_error(
-            format!("stages dir {stages_dir} does not exist in {}", root.display()),
-            format!("create {stages_dir}/Dockerfile.stage0, or set STAGES_DIR to the folder of your snippets"),
-        ));
-    }
-    // Listed with read_dir and matched with glob's patterns: glob::glob itself
-    // skips names that are not UTF-8, and such a snippet must be refused, not lost.
+/// Whether a file of the stages dir named `name` is a snippet: its name
+/// starts with `Dockerfile` and it is no editor or merge leftover. When the
+/// stages dir is the project root (`in_root`), `Dockerfile` itself is the
+/// main Dockerfile: an output, not a snippet.
+pub(crate) fn is_snippet(name: &str, in_root: bool) -> bool {
     let snippet = glob::Pattern::new("Dockerfile*").expect("valid snippet pattern");
-    let leftovers: Vec<glob::Pattern> =
-        LEFTOVERS.iter().map(|p| glob::Pattern::new(p).expect("valid leftover pattern")).collect();
-    // The main Dockerfile is an output, even when STAGES_DIR is the root.
-    let in_root = same_file(&dir, root);
-    let unreadable = |err: std::io::Error| {
-        input_error(format!("cannot list {stages_dir}: {err}"), "fix the folder's permissions")
-    };
-
-    let mut names = Vec::new();
-    for entry in fs::read_dir(&dir).map_err(unreadable)? {
-        let path = entry.map_err(unreadable)?.path();
-        let Some(file_name) = path.file_name() else { continue };
-        let Some(name) = file_name.to_str() else {
-            if file_name.as_encoded_bytes().starts_with(b"Dockerfile") {
-                return Err(input_error(
-                    format!("snippet file name {} is not UTF-8", path.display()),
-                    "rename it with UTF-8 characters only",
-                ));
-            }
-            continue;
-        };
-        let wanted = snippet.matches(name)
-            && !leftovers.iter().any(|p| p.matches(name))
-            && !(in_root && name == "Dockerfile");
-        if wanted && path.is_file() {
-            names.push(name.to_string());
-        }
-    }
-    order(names, stages_dir)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (fs::canonicalize(a), fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+    let leftover = |p: &&str| glob::Pattern::new(p).expect("valid leftover pattern").matches(name);
+    snippet.matches(name) && !LEFTOVERS.iter().any(leftover) && !(in_root && name == "Dockerfile")
 }
 
 /// Sorts file names into stage order and checks what their names claim.

@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 
-use crate::lexer::{self, Item, Kind, Lexed};
-use crate::secrets::looks_secret;
+use crate::model::lexer::{self, Item, Kind, Lexed};
+use crate::model::secrets::looks_secret;
 use crate::util::exit::input_error;
 
 /// What the header of every generated file says, and how a file written by

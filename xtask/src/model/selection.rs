@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use crate::snippets::Snippet;
+use crate::model::snippets::Snippet;
 use crate::util::exit::input_error;
 
 /// The stage ids `words` select, ascending and without repeats.
@@ -62,7 +62,7 @@ fn resolve_one(word: &str, snippets: &[Snippet]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snippets::order;
+    use crate::model::snippets::order;
 
     fn stages(names: &[&str]) -> Vec<Snippet> {
         order(names.iter().map(|n| format!("Dockerfile.{n}")).collect(), ".docker").unwrap()

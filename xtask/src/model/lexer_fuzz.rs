@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::generate::{self, Source};
-use crate::lexer::{self, Kind, DEFAULT_ESCAPE};
+use crate::model::generate::{self, Source};
+use crate::model::lexer::{self, Kind, DEFAULT_ESCAPE};
 
 /// The seed when `XTASK_FUZZ_SEED` is not set: any fixed value makes a failure
 /// in CI reproduce on a laptop.
