@@ -284,7 +284,7 @@ impl Known {
         let chain = project.chain_to_build(image)?;
         let keys = keys::chain(&chain, &project.settings.build_words()?);
         let ids = (0..chain.len())
-            .filter_map(|n| local.get(&format!("{}_stage{n}", image.tag)).map(|id| (id.clone(), n)))
+            .filter_map(|n| local.get(&image.stage_tag(n)).map(|id| (id.clone(), n)))
             .collect();
         Ok(Known { chain, keys, main: project.stages.main_dockerfile(), ids })
     }

@@ -539,7 +539,7 @@ impl Run<'_> {
 
     /// The id stage `n`'s image had before the run, if it existed.
     fn local_id(&mut self, n: usize) -> Result<Option<String>> {
-        let tag = format!("{}_stage{n}", self.image.tag);
+        let tag = self.image.stage_tag(n);
         Ok(self.local_tags()?.get(&tag).cloned())
     }
 
@@ -879,7 +879,7 @@ impl Run<'_> {
                 .done
                 .iter()
                 .filter(|(n, made)| {
-                    let before = local.get(&format!("{}_stage{n}", self.image.tag));
+                    let before = local.get(&self.image.stage_tag(**n));
                     made.read.as_ref().map(|read| &read.id) != before
                 })
                 .map(|(n, _)| *n)
@@ -887,8 +887,7 @@ impl Run<'_> {
             if let Some(low) = replaced {
                 let above = low + 1..self.chain.len();
                 behind.extend(above.filter(|m| {
-                    !self.done.contains_key(m)
-                        && local.contains_key(&format!("{}_stage{m}", self.image.tag))
+                    !self.done.contains_key(m) && local.contains_key(&self.image.stage_tag(*m))
                 }));
             }
         }

@@ -54,8 +54,7 @@ pub(crate) fn survey(
     let listing = engine.listing(image.repository())?;
     let find = |tag: &str| listing.iter().find(|row| row.tag == tag).cloned();
     let stages = expected.chain.len();
-    let listed: Vec<Option<Listed>> =
-        (0..stages).map(|n| find(&format!("{}_stage{n}", image.tag))).collect();
+    let listed: Vec<Option<Listed>> = (0..stages).map(|n| find(&image.stage_tag(n))).collect();
     let full_listed = find(&image.tag);
 
     let mut refs: Vec<String> =

@@ -24,9 +24,14 @@ impl Image {
         format!("{}:{}", self.name, self.tag)
     }
 
-    /// The tag of stage `n`: `<image>:<tag>_stage<n>`.
+    /// The image of stage `n`: `<image>:<tag>_stage<n>`.
     pub(crate) fn stage(&self, n: usize) -> String {
-        format!("{}:{}_stage{n}", self.name, self.tag)
+        format!("{}:{}", self.name, self.stage_tag(n))
+    }
+
+    /// The tag alone of stage `n`, as the engine lists it: `<tag>_stage<n>`.
+    pub(crate) fn stage_tag(&self, n: usize) -> String {
+        format!("{}_stage{n}", self.tag)
     }
 
     /// The registry the image is pushed to and pulled from: its name's
@@ -302,6 +307,7 @@ mod tests {
         .unwrap();
         assert_eq!((img.name.as_str(), img.tag.as_str()), ("host:5000/ns/app", "v1"));
         assert_eq!(img.stage(2), "host:5000/ns/app:v1_stage2");
+        assert_eq!(img.stage_tag(2), "v1_stage2");
         assert_eq!(img.registry(), "host:5000");
         assert_eq!(image(&[("DOCKER_IMAGE", "ns/app")], None).unwrap().registry(), "docker.io");
         assert_eq!(full(&[("DOCKER_IMAGE", "host:5000/ns/app")], None), "host:5000/ns/app:latest");
