@@ -1,6 +1,5 @@
 //! `cargo xtask`: Docker images built in stages. See README.md.
 
-mod buildx;
 mod cargo_toml;
 mod cli;
 mod context;
@@ -13,7 +12,6 @@ mod prune;
 mod settings;
 mod stages;
 mod status;
-mod tar;
 mod util;
 mod vendor;
 mod verify;

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use xshell::Shell;
 
+use crate::engine::tar::{display, Entry, Kind};
 use crate::engine::Engine;
 use crate::project::Project;
 use crate::stages::{self, Options, Plan};
-use crate::tar::{display, Entry, Kind};
 use crate::util::exit::failure;
 use crate::util::print::{out, say};
 

@@ -412,14 +412,14 @@ mod tests {
 
     #[test]
     fn gnu_tar_long_names_links_and_non_utf8_names() {
-        let entries = entries(include_bytes!("../tests/fixtures/tar/gnu.tar"));
+        let entries = entries(include_bytes!("../../tests/fixtures/tar/gnu.tar"));
         assert_fixture_tree(&entries);
         assert_eq!(entries.len(), 7, "{:?}", paths(&entries));
     }
 
     #[test]
     fn posix_tar_pax_paths_are_bytes() {
-        let entries = entries(include_bytes!("../tests/fixtures/tar/posix.tar"));
+        let entries = entries(include_bytes!("../../tests/fixtures/tar/posix.tar"));
         assert_fixture_tree(&entries);
         assert_eq!(entries.len(), 7, "{:?}", paths(&entries));
     }
@@ -427,14 +427,14 @@ mod tests {
     #[test]
     fn gnu_headers_have_no_name_prefix() {
         // GNU incremental headers keep atime and ctime where ustar has the prefix.
-        let entries = entries(include_bytes!("../tests/fixtures/tar/gnu-incremental.tar"));
+        let entries = entries(include_bytes!("../../tests/fixtures/tar/gnu-incremental.tar"));
         assert_fixture_tree(&entries);
         assert!(paths(&entries).iter().all(|p| p.starts_with("/dir")), "{:?}", paths(&entries));
     }
 
     #[test]
     fn docker_export_with_prefix_and_pax_records() {
-        let entries = entries(include_bytes!("../tests/fixtures/tar/docker-export.tar"));
+        let entries = entries(include_bytes!("../../tests/fixtures/tar/docker-export.tar"));
         assert_fixture_tree(&entries);
         for engine_made in [&b"/.dockerenv"[..], b"/etc/hosts", b"/proc", b"/dev/console"] {
             find(&entries, engine_made);
@@ -444,8 +444,8 @@ mod tests {
     #[test]
     fn sparse_files_are_refused_naming_the_path() {
         for tar in [
-            &include_bytes!("../tests/fixtures/tar/sparse-gnu.tar")[..],
-            &include_bytes!("../tests/fixtures/tar/sparse-posix.tar")[..],
+            &include_bytes!("../../tests/fixtures/tar/sparse-gnu.tar")[..],
+            &include_bytes!("../../tests/fixtures/tar/sparse-posix.tar")[..],
         ] {
             let err = read_entries(tar, |_| {}).unwrap_err().to_string();
             assert_eq!(
@@ -527,7 +527,7 @@ mod tests {
     /// stream, it reads all of it, so the export never waits on a full pipe.
     #[test]
     fn a_stream_is_read_to_its_end_after_an_error_or_the_end_blocks() {
-        let mut refused = include_bytes!("../tests/fixtures/tar/sparse-gnu.tar").to_vec();
+        let mut refused = include_bytes!("../../tests/fixtures/tar/sparse-gnu.tar").to_vec();
         refused.extend([7u8; 200 * 1024]);
         let mut reader = io::Cursor::new(&refused[..]);
         let err = read_stream(&mut reader, |_| {}).unwrap_err().to_string();

@@ -123,10 +123,10 @@ mod tests {
     /// (buildx 0.13, Docker 26), with `BUILDX_BUILDER` naming it.
     fn captured(driver: &str) -> &'static str {
         match driver {
-            "docker" => include_str!("../tests/fixtures/buildx/docker.txt"),
-            "docker-container" => include_str!("../tests/fixtures/buildx/docker-container.txt"),
-            "kubernetes" => include_str!("../tests/fixtures/buildx/kubernetes.txt"),
-            "remote" => include_str!("../tests/fixtures/buildx/remote.txt"),
+            "docker" => include_str!("../../tests/fixtures/buildx/docker.txt"),
+            "docker-container" => include_str!("../../tests/fixtures/buildx/docker-container.txt"),
+            "kubernetes" => include_str!("../../tests/fixtures/buildx/kubernetes.txt"),
+            "remote" => include_str!("../../tests/fixtures/buildx/remote.txt"),
             _ => unreachable!(),
         }
     }
