@@ -6,7 +6,7 @@ use std::fs;
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::project::Project;
+use crate::ops::project::Project;
 use crate::util::exit::failure;
 use crate::util::print::out;
 

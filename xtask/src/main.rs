@@ -2,12 +2,11 @@
 
 mod cargo_toml;
 mod cli;
-mod context;
 mod dockerfile;
 mod engine;
 mod hook;
 mod model;
-mod project;
+mod ops;
 mod prune;
 mod settings;
 mod stages;
@@ -22,7 +21,7 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::Command;
-use crate::project::Project;
+use crate::ops::project::{self, Project};
 use crate::settings::Settings;
 
 fn main() -> ExitCode {

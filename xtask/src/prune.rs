@@ -12,7 +12,7 @@ use crate::engine::{is_gone, label_template, normalize_id, Engine};
 use crate::model::image::{self, Image};
 use crate::model::keys;
 use crate::model::labels::{self, LABEL};
-use crate::project::Project;
+use crate::ops::project::Project;
 use crate::util::byte_size::{human_size, Notation};
 use crate::util::print::out;
 use crate::util::signals;

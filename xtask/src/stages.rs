@@ -10,7 +10,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use xshell::Shell;
 
-use crate::context;
 use crate::engine::{missing, Engine, Lookup, Word};
 use crate::model::freshness::{self, State};
 use crate::model::image::Image;
@@ -18,7 +17,8 @@ use crate::model::keys;
 use crate::model::labels::{self, Present, LABEL};
 use crate::model::secrets::looks_secret;
 use crate::model::selection;
-use crate::project::Project;
+use crate::ops::dockerignore;
+use crate::ops::project::Project;
 use crate::status;
 use crate::util::exit::{self, failure, input_error, interrupted};
 use crate::util::print::say;
@@ -265,7 +265,7 @@ impl<'a> Session<'a> {
         let Session { project, options, image, engine, words, chain, .. } = self;
         let main = if plan.full.is_some() { project.main_to_build()? } else { String::new() };
         let dockerfile_changed = !project.settings.no_gen && project.write(&chain)?;
-        for warning in context::warnings(&project.root) {
+        for warning in dockerignore::warnings(&project.root) {
             say!("warning: {warning}");
         }
         signals::install();

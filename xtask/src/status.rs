@@ -10,7 +10,7 @@ use crate::model::freshness::{self, Expected, State};
 use crate::model::image::Image;
 use crate::model::keys;
 use crate::model::labels::Present;
-use crate::project::Project;
+use crate::ops::project::Project;
 use crate::util::print::{out, say};
 
 pub(crate) const HELP: &str = "\

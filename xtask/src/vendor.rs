@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::cargo_toml::{add_member, line_key, Members, Toml};
 use crate::model::generate::{self, Source, GENERATED_BY};
-use crate::project;
+use crate::ops::project;
 use crate::settings::{self, Settings};
 use crate::settings::{deploy_env, env_file};
 use crate::util::atomic_file;

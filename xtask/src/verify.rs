@@ -10,7 +10,7 @@ use xshell::Shell;
 
 use crate::engine::tar::{display, Entry, Kind};
 use crate::engine::Engine;
-use crate::project::Project;
+use crate::ops::project::Project;
 use crate::stages::{self, Options, Plan};
 use crate::util::exit::failure;
 use crate::util::print::{out, say};

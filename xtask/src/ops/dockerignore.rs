@@ -1,5 +1,6 @@
-//! Build-context hygiene: every build sends the project root to the engine,
-//! and a forgotten `target/` or `.git/` can make that gigabytes per stage.
+//! Build-context hygiene, as `.dockerignore` decides it: every build sends
+//! the project root to the engine, and a forgotten `target/` or `.git/` can
+//! make that gigabytes per stage.
 
 use std::fs;
 use std::path::Path;
