@@ -2,6 +2,7 @@
 
 mod cargo_toml;
 mod cli;
+mod commands;
 mod dockerfile;
 mod engine;
 mod hook;
@@ -10,7 +11,6 @@ mod ops;
 mod prune;
 mod settings;
 mod stages;
-mod status;
 mod util;
 mod vendor;
 mod verify;
@@ -21,6 +21,7 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::Command;
+use crate::commands::status;
 use crate::ops::project::{self, Project};
 use crate::settings::Settings;
 

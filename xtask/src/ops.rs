@@ -6,3 +6,4 @@
 
 pub(crate) mod dockerignore;
 pub(crate) mod project;
+pub(crate) mod survey;

@@ -19,7 +19,7 @@ use crate::model::secrets::looks_secret;
 use crate::model::selection;
 use crate::ops::dockerignore;
 use crate::ops::project::Project;
-use crate::status;
+use crate::ops::survey;
 use crate::util::exit::{self, failure, input_error, interrupted};
 use crate::util::print::say;
 use crate::util::signals;
@@ -211,7 +211,7 @@ impl<'a> Session<'a> {
         let settings = &self.project.settings;
         let main = self.project.main_to_build()?;
         let expected = freshness::Expected { chain: &self.chain, words: &self.words, main: &main };
-        let survey = status::survey(&self.engine, self.image, &expected)?;
+        let survey = survey::survey(&self.engine, self.image, &expected)?;
         let plan = plan_stale(
             &survey.stages,
             &survey.full,

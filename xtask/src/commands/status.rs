@@ -1,17 +1,17 @@
 //! `cargo xtask status`: each stage image, then the full image, compared with
 //! what the current snippets and settings would generate and with the image
-//! it was built on. [`survey`] is also what `stages --stale` acts on.
+//! it was built on, as a table. The survey itself is
+//! [`ops::survey`](crate::ops::survey), which `stages --stale` acts on too.
 
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::engine::{Engine, Listed, Lookup};
-use crate::model::freshness::{self, Expected, State};
-use crate::model::image::Image;
+use crate::engine::{Engine, Listed};
+use crate::model::freshness::Expected;
 use crate::model::keys;
-use crate::model::labels::Present;
 use crate::ops::project::Project;
-use crate::util::print::{out, say};
+use crate::ops::survey::{in_registry, survey};
+use crate::util::print::out;
 
 pub(crate) const HELP: &str = "\
 Show, for each stage and the full image, whether its image is fresh, stale (and why) or
@@ -33,43 +33,6 @@ Code changes in the build context do not make a stage stale. With NO_GEN, stages
 judged against the chain files on disk. Writes nothing.
 `cargo xtask stages --stale` rebuilds what is not fresh.
 ";
-
-/// What the engine holds for every stage and the full image, and the one
-/// judgement of it.
-pub(crate) struct Survey {
-    /// The listing row of each stage's tag, if it exists.
-    pub(crate) listed: Vec<Option<Listed>>,
-    pub(crate) full_listed: Option<Listed>,
-    pub(crate) stages: Vec<State>,
-    pub(crate) full: State,
-}
-
-/// One engine call lists the repository's tags, one inspects the present
-/// ones, whatever the number of stages. `expected`: what a build would use.
-pub(crate) fn survey(
-    engine: &Engine<'_>,
-    image: &Image,
-    expected: &Expected<'_>,
-) -> Result<Survey> {
-    let listing = engine.listing(image.repository())?;
-    let find = |tag: &str| listing.iter().find(|row| row.tag == tag).cloned();
-    let stages = expected.chain.len();
-    let listed: Vec<Option<Listed>> = (0..stages).map(|n| find(&image.stage_tag(n))).collect();
-    let full_listed = find(&image.tag);
-
-    let mut refs: Vec<String> =
-        (0..stages).filter(|&n| listed[n].is_some()).map(|n| image.stage(n)).collect();
-    if full_listed.is_some() {
-        refs.push(image.full());
-    }
-    let mut inspected = engine.inspect(&refs)?.into_iter();
-    let images: Vec<Option<Present>> =
-        listed.iter().map(|row| row.as_ref().and_then(|_| inspected.next())).collect();
-    let full_image = full_listed.as_ref().and_then(|_| inspected.next());
-
-    let (stages, full) = freshness::judge(expected, &images, full_image.as_ref());
-    Ok(Survey { listed, full_listed, stages, full })
-}
 
 pub(crate) fn run(sh: &Shell, project: &Project, registry: bool) -> Result<()> {
     let image = project.image(sh)?;
@@ -106,28 +69,6 @@ pub(crate) fn run(sh: &Shell, project: &Project, registry: bool) -> Result<()> {
     full.push(survey.full.to_string());
     rows.push(full);
     print_table(&rows)
-}
-
-/// Whether the registry holds each stage's current key tag, asked without
-/// pulling: `yes`, `no`, or `?` with one line saying why it could not be asked.
-fn in_registry(engine: &Engine<'_>, image: &Image, keys: &[String]) -> Result<Vec<&'static str>> {
-    let mut answers = Vec::with_capacity(keys.len());
-    let mut unknown = None;
-    for (n, key) in keys.iter().enumerate() {
-        let key_tag = format!("{}:{}", image.name, keys::tag(n, key));
-        answers.push(match engine.lookup(&key_tag)? {
-            Lookup::Found => "yes",
-            Lookup::Missing => "no",
-            Lookup::Unknown(why) => {
-                unknown.get_or_insert(why);
-                "?"
-            }
-        });
-    }
-    if let Some(why) = unknown {
-        say!("note: cannot ask the registry {} ({why}): its column says ?", image.registry());
-    }
-    Ok(answers)
 }
 
 fn print_table(rows: &[Vec<String>]) -> Result<()> {

@@ -1,0 +1,7 @@
+//! The commands, one file each: its help text, its options, and a `run`
+//! that puts the operations of `ops` together and prints what they did.
+//! A command may import any layer below it (`ops`, `engine`, `model`,
+//! `settings`, `util`) and never another command: what two commands share
+//! moves down into `ops`.
+
+pub(crate) mod status;
