@@ -137,6 +137,33 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// A tag made for a moment (a key tag pulled or pushed, `verify`'s image of
+/// the main Dockerfile); dropping it removes it quietly, so that no exit
+/// path (an error, Ctrl-C) leaves it. A dry run made none: it removes none.
+pub(crate) struct TemporaryTag<'a> {
+    engine: &'a Engine<'a>,
+    tag: &'a str,
+}
+
+impl<'a> TemporaryTag<'a> {
+    pub(crate) fn new(engine: &'a Engine<'a>, tag: &'a str) -> TemporaryTag<'a> {
+        TemporaryTag { engine, tag }
+    }
+
+    /// The tag was removed as the run went: nothing left to do.
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for TemporaryTag<'_> {
+    fn drop(&mut self) {
+        if !self.engine.dry_run {
+            self.engine.remove(self.tag);
+        }
+    }
+}
+
 /// Podman is recognised by its program name, even behind a path.
 fn is_podman(path: &Path) -> bool {
     path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("podman"))

@@ -10,10 +10,8 @@ mod model;
 mod ops;
 mod prune;
 mod settings;
-mod stages;
 mod util;
 mod vendor;
-mod verify;
 
 use std::process::ExitCode;
 
@@ -21,7 +19,7 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::Command;
-use crate::commands::status;
+use crate::commands::{stages, status, verify};
 use crate::ops::project::{self, Project};
 use crate::settings::Settings;
 

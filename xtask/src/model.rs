@@ -11,6 +11,7 @@ pub(crate) mod labels;
 pub(crate) mod lexer;
 #[cfg(test)]
 mod lexer_fuzz;
+pub(crate) mod plan;
 pub(crate) mod secrets;
 pub(crate) mod selection;
 pub(crate) mod snippets;

@@ -6,4 +6,5 @@
 
 pub(crate) mod dockerignore;
 pub(crate) mod project;
+pub(crate) mod session;
 pub(crate) mod survey;

@@ -94,6 +94,13 @@ pub(crate) struct Present {
     pub(crate) label: Option<String>,
 }
 
+impl Present {
+    /// The key its label records, if it has one.
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.label.as_deref().and_then(|label| parse(label).key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,9 +9,10 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::engine::tar::{display, Entry, Kind};
-use crate::engine::Engine;
+use crate::engine::{Engine, TemporaryTag};
+use crate::model::plan::Plan;
 use crate::ops::project::Project;
-use crate::stages::{self, Options, Plan};
+use crate::ops::session::{BuildOptions, Session};
 use crate::util::exit::failure;
 use crate::util::print::{out, say};
 
@@ -51,15 +52,15 @@ const CONFIG: [(&str, &str); 10] = [
 const ENGINE_FILES: [&str; 4] = ["/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
 const ENGINE_DIRS: [&str; 3] = ["/dev", "/proc", "/sys"];
 
-pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()> {
+pub(crate) fn run(sh: &Shell, project: &Project, options: &BuildOptions) -> Result<()> {
     let image = project.image(sh)?;
     let engine = Engine::new(sh, &project.settings.engine, false)?;
     let last = project.snippets.len() - 1;
     let chain_tag = image.stage(last);
     let main_tag = format!("{}:xtask-verify-{}", image.name, std::process::id());
-    let session = stages::Session::open(sh, project, options, &image)?;
+    let session = Session::open(sh, project, options, &image)?;
     // From the first build on, the temporary tag goes however the run ends.
-    let _cleanup = RemoveOnDrop { engine: &engine, tag: &main_tag };
+    let _cleanup = TemporaryTag::new(&engine, &main_tag);
     let plan = Plan { stages: (0..=last).collect(), full: Some(main_tag.clone()) };
     session.build(plan)?;
 
@@ -81,18 +82,6 @@ pub(crate) fn run(sh: &Shell, project: &Project, options: &Options) -> Result<()
         ),
         "look for ONBUILD in a middle snippet, an ARG the chain does not see, or a snippet that depends on the stage before it being built in the same Dockerfile",
     ))
-}
-
-/// Removes the temporary tag however the run ends.
-struct RemoveOnDrop<'a> {
-    engine: &'a Engine<'a>,
-    tag: &'a str,
-}
-
-impl Drop for RemoveOnDrop<'_> {
-    fn drop(&mut self) {
-        self.engine.remove(self.tag);
-    }
 }
 
 fn config(engine: &Engine<'_>, image: &str) -> Result<Vec<String>> {
