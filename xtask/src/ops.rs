@@ -4,6 +4,7 @@
 //! `settings` and `util`; it never imports a command (`commands`), and a
 //! command's own options reach it as plain values.
 
+pub(crate) mod compare;
 pub(crate) mod dockerignore;
 pub(crate) mod project;
 pub(crate) mod session;
