@@ -4,6 +4,7 @@
 //! `settings`, `util`) and never another command: what two commands share
 //! moves down into `ops`.
 
+pub(crate) mod prune;
 pub(crate) mod stages;
 pub(crate) mod status;
 pub(crate) mod verify;

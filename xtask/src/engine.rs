@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
-pub(crate) use images::{is_gone, label_template, normalize_id, Listed};
+pub(crate) use images::{is_gone, label_template, normalize_id, short_id, Listed};
 pub(crate) use registry::{missing, Lookup};
 
 use crate::util::exit::input_error;

@@ -8,7 +8,6 @@ mod engine;
 mod hook;
 mod model;
 mod ops;
-mod prune;
 mod settings;
 mod util;
 mod vendor;
@@ -19,7 +18,7 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::Command;
-use crate::commands::{stages, status, verify};
+use crate::commands::{prune, stages, status, verify};
 use crate::ops::project::{self, Project};
 use crate::settings::Settings;
 

@@ -6,6 +6,7 @@
 
 pub(crate) mod compare;
 pub(crate) mod dockerignore;
+pub(crate) mod leftovers;
 pub(crate) mod project;
 pub(crate) mod session;
 pub(crate) mod survey;

@@ -156,6 +156,12 @@ pub(crate) fn normalize_id(id: &str) -> String {
     }
 }
 
+/// `sha256:0123456789abcdef...` as docker shows it: 12 hex digits.
+pub(crate) fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
+}
+
 /// The template that prints the value of label `label`, or nothing: `index`
 /// alone fails the whole call on an image without any label (an imported
 /// base, say).
@@ -267,5 +273,10 @@ mod tests {
         // Podman prints ids bare, and the time its own way.
         let podman = parse_present("b\t2026-12-01 10:00:00.1 +0000 UTC\t");
         assert_eq!((podman.id.as_str(), podman.label), ("sha256:b", None));
+    }
+
+    #[test]
+    fn short_ids_as_docker_shows_them() {
+        assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
     }
 }

@@ -1,48 +1,33 @@
-//! `cargo xtask prune`: removes the untagged images that earlier builds of
-//! this project's image repository left behind (every rebuild leaves its
+//! What earlier runs left behind on the engine, which `prune` removes: the
+//! untagged former images of this repository (every rebuild leaves its
 //! former image untagged), found by the `image=` field of their label, and
-//! the temporary tags of `verify` runs whose process is gone.
+//! the temporary tags of `verify` runs whose process is gone. Finding and
+//! naming them is here; removing them is `removal`.
+
+mod removal;
 
 use std::collections::HashMap;
 
 use anyhow::Result;
-use xshell::Shell;
 
-use crate::engine::{is_gone, label_template, normalize_id, Engine};
+pub(crate) use self::removal::{remove, remove_left_parents};
+use crate::engine::{label_template, normalize_id, Engine};
 use crate::model::image::{self, Image};
 use crate::model::keys;
 use crate::model::labels::{self, LABEL};
 use crate::ops::project::Project;
-use crate::util::byte_size::{human_size, Notation};
-use crate::util::print::out;
 use crate::util::signals;
-
-pub(crate) const HELP: &str = "\
-Remove the untagged images that earlier builds of this project's image left behind.
-
-Usage: cargo xtask prune [--dry-run]
-
-Every rebuild of a stage or of the full image leaves its former image untagged. prune
-removes those of this image repository (found by the label `cargo xtask stages` adds),
-and the temporary tags of `cargo xtask verify` runs that are no longer running. It lists
-each image (id, the stage it was, size as the engine reports it, shared layers included)
-and a total. Never a tagged image, another repository's image, or a container; an image
-the engine will not remove (a tagged image is built on it) is kept.
-
-Options:
-  --dry-run   list what would be removed; remove nothing
-  -h, --help
-";
 
 /// An image that prune may remove: an untagged one of this repository, or a
 /// verify run's leftover tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Candidate {
+pub(crate) struct Candidate {
     /// What `image rm` is given: the id, or the leftover tag.
     reference: String,
-    id: String,
-    size: u64,
-    what: String,
+    pub(crate) id: String,
+    pub(crate) size: u64,
+    /// What it was, as the report says: `former stage 2`, `build step`, ...
+    pub(crate) what: String,
     /// Its names, `repository:tag`.
     tags: Vec<String>,
     /// Whether it came from a registry (an image pulled by digest, say).
@@ -134,129 +119,6 @@ fn inspect_format() -> String {
     )
 }
 
-pub(crate) fn run(sh: &Shell, project: &Project, dry_run: bool) -> Result<()> {
-    let image = project.image(sh)?;
-    // Removal goes through `remove_images`, which prune skips in a dry run.
-    let engine = Engine::new(sh, &project.settings.engine, false)?;
-    let mut found = candidates(&engine, project, &image)?;
-    // Never beside a build of this project: what a build just untagged is
-    // the former image of a stage, and its new image may not be tagged yet.
-    let lock = project.lock()?;
-    if lock.waited {
-        found = candidates(&engine, project, &image)?;
-    }
-    let (known, candidates) = found;
-    if candidates.is_empty() {
-        return out!(
-            "nothing to remove: no untagged image of {} left by earlier builds",
-            image.name
-        );
-    }
-
-    let mut report = Report { dry_run, ..Report::default() };
-    let (removed, kept) =
-        if dry_run { (candidates, Vec::new()) } else { remove(&engine, candidates)? };
-    for (candidate, reason) in &kept {
-        report.kept(candidate, reason);
-    }
-    for candidate in &removed {
-        report.removed(candidate);
-    }
-    if !dry_run {
-        remove_left_parents(&engine, &image.name, &known, removed, &mut report)?;
-    }
-    // Printed once the work is done: a reader that goes away loses lines, not removals.
-    for line in &report.lines {
-        out!("{line}")?;
-    }
-    out!("{}", report.total())
-}
-
-/// The containerd image store does not remove every untagged parent of a
-/// removed image, as dockerd 20.10 does: the legacy builder's former images
-/// and build steps stay behind. Those of the removed images' parents that are
-/// now dangling (untagged, and no image built on them: the engine would let
-/// an image with children go, and with it the build cache of another) are
-/// removed here too, a generation at a time. On other engines none is left
-/// and this costs one listing, only after removing legacy builder images.
-fn remove_left_parents(
-    engine: &Engine<'_>,
-    repository: &str,
-    known: &Known,
-    mut removed: Vec<Candidate>,
-    report: &mut Report,
-) -> Result<()> {
-    loop {
-        let parents: Vec<&str> =
-            removed.iter().map(|c| c.parent.as_str()).filter(|p| !p.is_empty()).collect();
-        if parents.is_empty() {
-            return Ok(());
-        }
-        let dangling = engine.dangling(None)?;
-        let left: Vec<String> =
-            dangling.into_iter().filter(|id| parents.contains(&id.as_str())).collect();
-        let inspected = engine.inspect_present(&left, &inspect_format())?;
-        // Build steps have no label, or the one of the stage they build on;
-        // an image pulled by digest (a base image) is nobody's leftover.
-        let left: Vec<Candidate> = inspected
-            .lines()
-            .filter_map(|line| Candidate::parse(line, known))
-            .filter(|c| !c.pulled && c.label.as_deref().is_none_or(|l| ours(l, repository)))
-            .collect();
-        if left.is_empty() {
-            return Ok(());
-        }
-        removed = remove(engine, left)?.0;
-        for candidate in &removed {
-            report.removed(candidate);
-        }
-    }
-}
-
-/// What prune did, as lines to print, and its totals.
-#[derive(Default)]
-struct Report {
-    dry_run: bool,
-    lines: Vec<String>,
-    removed: usize,
-    removed_size: u64,
-    kept: usize,
-}
-
-impl Report {
-    fn removed(&mut self, candidate: &Candidate) {
-        let verb = if self.dry_run { "would remove" } else { "removed" };
-        let (short, what) = (short_id(&candidate.id), &candidate.what);
-        self.lines.push(format!(
-            "{verb}  {short}  {what}  {}",
-            human_size(candidate.size, Notation::Docker)
-        ));
-        self.removed += 1;
-        self.removed_size += candidate.size;
-    }
-
-    fn kept(&mut self, candidate: &Candidate, reason: &str) {
-        let (short, what) = (short_id(&candidate.id), &candidate.what);
-        self.lines.push(format!(
-            "kept     {short}  {what}  {}  ({reason})",
-            human_size(candidate.size, Notation::Docker)
-        ));
-        self.kept += 1;
-    }
-
-    fn total(&self) -> String {
-        let plural = |n: usize| if n == 1 { "image" } else { "images" };
-        let verb = if self.dry_run { "would remove" } else { "removed" };
-        let kept = if self.kept > 0 {
-            format!("; kept {} {} that the engine would not remove", self.kept, plural(self.kept))
-        } else {
-            String::new()
-        };
-        let (removed, size) = (self.removed, human_size(self.removed_size, Notation::Docker));
-        format!("{verb} {removed} {}, {size}{kept}", plural(removed))
-    }
-}
-
 /// Whether `tag` is a `verify` run's temporary tag whose process is gone.
 /// Where a process cannot be asked about, none is ever assumed gone, so a
 /// running verify never loses its tag.
@@ -270,7 +132,7 @@ fn verify_process_gone(tag: &str) -> bool {
 }
 
 /// What the current snippets and stage images say about a former image.
-struct Known {
+pub(crate) struct Known {
     /// What each stage would be built from now: its chain file and its key.
     chain: Vec<String>,
     keys: Vec<String>,
@@ -326,7 +188,7 @@ impl Known {
 
 /// What prune may remove now: this repository's untagged former images and
 /// the tags of verify runs that are gone, and what names them.
-fn candidates(
+pub(crate) fn candidates(
     engine: &Engine<'_>,
     project: &Project,
     image: &Image,
@@ -407,62 +269,13 @@ fn split_reference(name: &str) -> Option<(&str, &str)> {
     Some((&name[..colon], &name[colon + 1..]))
 }
 
-/// An image the engine would not remove, and its reason.
-type Kept = (Candidate, String);
-
-/// Removes `candidates` in one engine call (a process per image costs
-/// more than the removal), and returns those removed and those the engine
-/// kept, with why. When the engine refused something, what is still there
-/// is asked: podman's refusal does not name the image it is about.
-fn remove(engine: &Engine<'_>, candidates: Vec<Candidate>) -> Result<(Vec<Candidate>, Vec<Kept>)> {
-    let refs: Vec<String> = candidates.iter().map(|c| c.reference.clone()).collect();
-    let refusals = engine.remove_images(&refs)?;
-    let refused = |line: &&String| !is_gone(line);
-    let refusals: Vec<&String> = refusals.iter().filter(refused).collect();
-    if refusals.is_empty() {
-        return Ok((candidates, Vec::new()));
-    }
-    let left = engine.inspect_present(&refs, "{{.Id}}")?;
-    let left: Vec<String> = left.lines().map(normalize_id).collect();
-    let (kept, removed): (Vec<Candidate>, Vec<Candidate>) =
-        candidates.into_iter().partition(|c| left.contains(&c.id));
-    let kept = kept
-        .into_iter()
-        .map(|c| {
-            let reason = reason(&refusals, &c);
-            (c, reason)
-        })
-        .collect();
-    Ok((removed, kept))
-}
-
-/// Why the engine kept `candidate`: its refusal line that names it (by its
-/// short id or the tag given), else the only refusal there is.
-fn reason(refusals: &[&String], candidate: &Candidate) -> String {
-    let named = refusals.iter().find(|line| {
-        line.contains(short_id(&candidate.id)) || line.contains(candidate.reference.as_str())
-    });
-    let line = match (named, refusals) {
-        (Some(line), _) | (None, [line]) => line.as_str(),
-        _ => return "the engine would not remove it".to_string(),
-    };
-    let line = line.strip_prefix("Error response from daemon: ").unwrap_or(line);
-    line.strip_prefix("Error: ").unwrap_or(line).to_string()
-}
-
-/// `sha256:0123456789abcdef...` as docker shows it: 12 hex digits.
-fn short_id(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    hex.get(..12).unwrap_or(hex)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::labels::{full_label, stage_label, Parent};
     use crate::util::sha256;
 
-    fn known() -> Known {
+    pub(super) fn known() -> Known {
         let mut ids = HashMap::new();
         ids.insert("sha256:s1".to_string(), 1);
         let chain: Vec<String> = vec!["c0".into(), "c1".into(), "c2".into()];
@@ -487,7 +300,14 @@ mod tests {
 
     /// An inspect line of [`inspect_format`]: an image created at `created`
     /// with `layers`, untagged unless `tags`, built on `parent` if any.
-    fn line(id: &str, size: u64, tags: &str, parent: &str, layers: &str, label: &str) -> String {
+    pub(super) fn line(
+        id: &str,
+        size: u64,
+        tags: &str,
+        parent: &str,
+        layers: &str,
+        label: &str,
+    ) -> String {
         format!(
             "sha256:{id}\t{size}\t{tags}\t0\t{parent}\t2026-12-01T10:00:{size:02}Z\t{layers}\t{label}"
         )
@@ -616,26 +436,6 @@ mod tests {
     }
 
     #[test]
-    fn the_refusal_that_names_the_image_or_the_only_one() {
-        let candidate =
-            |id: &str| Candidate::parse(&line(id, 1, "[]", "", "[]", ""), &known()).unwrap();
-        let docker = "Error response from daemon: conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images".to_string();
-        let podman = "Error: image used by 184d644bde90: image is in use by a container: consider listing external containers and force-removing image".to_string();
-        assert_eq!(
-            reason(&[&docker, &podman], &candidate("1d0dddd55e0d1234")),
-            "conflict: unable to delete 1d0dddd55e0d (cannot be forced) - image has dependent child images"
-        );
-        assert_eq!(
-            reason(&[&podman], &candidate("aaaaaaaaaaaa0000")),
-            "image used by 184d644bde90: image is in use by a container: consider listing external containers and force-removing image"
-        );
-        assert_eq!(
-            reason(&[&docker, &podman], &candidate("bbbbbbbbbbbb0000")),
-            "the engine would not remove it"
-        );
-    }
-
-    #[test]
     fn verify_tags_of_dead_processes_only() {
         assert!(!verify_process_gone(&format!("xtask-verify-{}", std::process::id())));
         let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
@@ -649,10 +449,5 @@ mod tests {
         assert!(!verify_process_gone("xtask-verify-"));
         assert!(!verify_process_gone("latest"));
         assert!(!verify_process_gone("xtask-verify-12x"));
-    }
-
-    #[test]
-    fn short_ids_as_docker_shows_them() {
-        assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
     }
 }
