@@ -7,4 +7,5 @@
 pub(crate) mod prune;
 pub(crate) mod stages;
 pub(crate) mod status;
+pub(crate) mod vendor;
 pub(crate) mod verify;

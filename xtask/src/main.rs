@@ -1,6 +1,5 @@
 //! `cargo xtask`: Docker images built in stages. See README.md.
 
-mod cargo_toml;
 mod cli;
 mod commands;
 mod dockerfile;
@@ -10,7 +9,6 @@ mod model;
 mod ops;
 mod settings;
 mod util;
-mod vendor;
 
 use std::process::ExitCode;
 
@@ -18,7 +16,7 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::Command;
-use crate::commands::{prune, stages, status, verify};
+use crate::commands::{prune, stages, status, vendor, verify};
 use crate::ops::project::{self, Project};
 use crate::settings::Settings;
 
