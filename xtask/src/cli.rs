@@ -6,12 +6,11 @@ use std::ffi::OsString;
 use anyhow::Result;
 use pico_args::Arguments;
 
+use crate::commands::hook::Action;
 use crate::commands::stages::Options;
-use crate::commands::status;
-use crate::hook::Action;
+use crate::commands::{dockerfile, hook, prune, stages, status, vendor, verify};
 use crate::ops::session::BuildOptions;
 use crate::util::exit::input_error;
-use crate::{dockerfile, hook, prune, stages, vendor, verify};
 
 pub(crate) const HELP: &str = "\
 cargo xtask: build Docker images in stages

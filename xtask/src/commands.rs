@@ -4,6 +4,8 @@
 //! `settings`, `util`) and never another command: what two commands share
 //! moves down into `ops`.
 
+pub(crate) mod dockerfile;
+pub(crate) mod hook;
 pub(crate) mod prune;
 pub(crate) mod stages;
 pub(crate) mod status;

@@ -1,10 +1,14 @@
 //! `cargo xtask`: Docker images built in stages. See README.md.
+//!
+//! The layers, each a folder, from the top: `cli` and this file (parse the
+//! command line, dispatch, map the result to an exit code), `commands` (one
+//! file per command), `ops` (operations the commands share), `engine` (the
+//! container engine), `model` (the Dockerfile model, pure), `settings`,
+//! `util`. A layer imports only the layers below it.
 
 mod cli;
 mod commands;
-mod dockerfile;
 mod engine;
-mod hook;
 mod model;
 mod ops;
 mod settings;
@@ -16,7 +20,7 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::Command;
-use crate::commands::{prune, stages, status, vendor, verify};
+use crate::commands::{dockerfile, hook, prune, stages, status, vendor, verify};
 use crate::ops::project::{self, Project};
 use crate::settings::Settings;
 
