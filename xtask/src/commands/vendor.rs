@@ -150,6 +150,9 @@ pub(crate) fn run(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Two files that only this tool's layered source tree has together.
+const LAYERED_MARKERS: [&str; 2] = ["src/commands/stages.rs", "src/model/generate.rs"];
+
 /// The running xtask's package: where cargo says it is (`cargo run` sets
 /// CARGO_MANIFEST_DIR), else where it was compiled from.
 fn source_dir() -> Result<PathBuf> {
@@ -179,8 +182,10 @@ fn refuse_foreign_xtask(dir: &Path, source: &Path) -> Result<()> {
     let theirs = fs::read_to_string(target.join("Cargo.toml")).unwrap_or_default();
     let empty = target.read_dir().is_ok_and(|mut entries| entries.next().is_none());
     // An older copy of this tool may describe itself differently: its
-    // modules tell it apart from another crate named xtask.
-    let older = ["src/stages.rs", "src/generate.rs"].iter().all(|f| target.join(f).is_file());
+    // modules tell it apart from another crate named xtask, in the flat
+    // layout of earlier versions or in the layered one.
+    let layouts = [["src/stages.rs", "src/generate.rs"], LAYERED_MARKERS];
+    let older = layouts.iter().any(|files| files.iter().all(|f| target.join(f).is_file()));
     if empty || older || theirs.lines().any(|l| l == identity) {
         return Ok(());
     }
@@ -264,5 +269,19 @@ fn clean(stages_dir: &str) -> &str {
         "."
     } else {
         dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The markers of the layered layout are files of this very tree.
+    #[test]
+    fn the_layered_markers_exist() {
+        let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in LAYERED_MARKERS {
+            assert!(package.join(file).is_file(), "{file}");
+        }
     }
 }
