@@ -4,11 +4,13 @@
 //! command line, dispatch, map the result to an exit code), `commands` (one
 //! file per command), `ops` (operations the commands share), `engine` (the
 //! container engine), `model` (the Dockerfile model, pure), `settings`,
-//! `util`. A layer imports only the layers below it.
+//! `util`. A layer imports only the layers below it (checked by `layers`).
 
 mod cli;
 mod commands;
 mod engine;
+#[cfg(test)]
+mod layers;
 mod model;
 mod ops;
 mod settings;
