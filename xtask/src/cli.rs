@@ -6,10 +6,11 @@ use std::ffi::OsString;
 use anyhow::Result;
 use pico_args::Arguments;
 
-use crate::exit::input_error;
-use crate::hook::Action;
-use crate::stages::Options;
-use crate::{dockerfile, hook, prune, stages, status, vendor, verify};
+use crate::commands::hook::Action;
+use crate::commands::stages::Options;
+use crate::commands::{dockerfile, hook, prune, stages, status, vendor, verify};
+use crate::ops::session::BuildOptions;
+use crate::util::exit::input_error;
 
 pub(crate) const HELP: &str = "\
 cargo xtask: build Docker images in stages
@@ -66,7 +67,7 @@ pub(crate) enum Command {
         dry_run: bool,
     },
     /// `verify` takes the build options of `stages` that make sense for it.
-    Verify(Options),
+    Verify(BuildOptions),
     Vendor {
         dir: String,
     },
@@ -103,16 +104,18 @@ pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
         "stages" if help => Command::Help(stages::HELP),
         "stages" => {
             let mut options = Options {
-                dry_run: args.contains("--dry-run"),
-                push: args.contains("--push"),
-                pull: args.contains("--pull"),
-                stale: args.contains("--stale"),
-                allow_secret_args: args.contains("--allow-secret-args"),
-                docker_args: passthrough.take().unwrap_or_default(),
+                build: BuildOptions {
+                    dry_run: args.contains("--dry-run"),
+                    push: args.contains("--push"),
+                    pull: args.contains("--pull"),
+                    stale: args.contains("--stale"),
+                    allow_secret_args: args.contains("--allow-secret-args"),
+                    docker_args: passthrough.take().unwrap_or_default(),
+                },
                 stages: Vec::new(),
             };
             options.stages = free_words(&mut args, &name)?;
-            if options.stale && !options.stages.is_empty() {
+            if options.build.stale && !options.stages.is_empty() {
                 return Err(input_error(
                     format!(
                         "--stale chooses the stages itself, and stages were given too: {}",
@@ -128,10 +131,10 @@ pub(crate) fn parse(mut raw: Vec<OsString>) -> Result<Command> {
         "prune" if help => Command::Help(prune::HELP),
         "prune" => Command::Prune { dry_run: args.contains("--dry-run") },
         "verify" if help => Command::Help(verify::HELP),
-        "verify" => Command::Verify(Options {
+        "verify" => Command::Verify(BuildOptions {
             allow_secret_args: args.contains("--allow-secret-args"),
             docker_args: passthrough.take().unwrap_or_default(),
-            ..Options::default()
+            ..BuildOptions::default()
         }),
         "vendor" if help => Command::Help(vendor::HELP),
         "vendor" => {
@@ -262,13 +265,13 @@ mod tests {
             panic!("not stages")
         };
         assert_eq!(options.stages, ["3", "stage1"]);
-        assert!(options.dry_run && options.pull && !options.push);
-        assert_eq!(options.docker_args, ["--no-cache", "--pull"]);
+        assert!(options.build.dry_run && options.build.pull && !options.build.push);
+        assert_eq!(options.build.docker_args, ["--no-cache", "--pull"]);
         let Command::Stages(options) = parse_str(&["stages", "--stale", "--dry-run"]).unwrap()
         else {
             panic!("not stages")
         };
-        assert!(options.stale && options.dry_run && options.stages.is_empty());
+        assert!(options.build.stale && options.build.dry_run && options.stages.is_empty());
         assert_eq!(parse_str(&["prune", "--dry-run"]).unwrap(), Command::Prune { dry_run: true });
     }
 

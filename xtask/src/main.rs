@@ -1,39 +1,20 @@
 //! `cargo xtask`: Docker images built in stages. See README.md.
+//!
+//! The layers, each a folder, from the top: `cli` and this file (parse the
+//! command line, dispatch, map the result to an exit code), `commands` (one
+//! file per command), `ops` (operations the commands share), `engine` (the
+//! container engine), `model` (the Dockerfile model, pure), `settings`,
+//! `util`. A layer imports only the layers below it (checked by `layers`).
 
-mod buildx;
-mod cargo_toml;
 mod cli;
-mod context;
-mod dockerfile;
+mod commands;
 mod engine;
-mod env_file;
-mod exit;
-mod files;
-mod freshness;
-mod generate;
-mod hook;
-mod image;
-mod interrupt;
-mod keys;
-mod lexer;
 #[cfg(test)]
-mod lexer_fuzz;
-mod migrate;
-mod out;
-mod project;
-mod prune;
-mod secrets;
-mod selection;
+mod layers;
+mod model;
+mod ops;
 mod settings;
-mod sh_tokens;
-mod sha256;
-mod shell_words;
-mod snippets;
-mod stages;
-mod status;
-mod tar;
-mod vendor;
-mod verify;
+mod util;
 
 use std::process::ExitCode;
 
@@ -41,17 +22,18 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::Command;
-use crate::project::Project;
+use crate::commands::{dockerfile, hook, prune, stages, status, vendor, verify};
+use crate::ops::project::{self, Project};
 use crate::settings::Settings;
 
 fn main() -> ExitCode {
-    exit::install_panic_hook();
-    exit::report(run())
+    util::exit::install_panic_hook();
+    util::exit::report(run())
 }
 
 fn run() -> Result<()> {
     match cli::parse(std::env::args_os().skip(1).collect())? {
-        Command::Help(text) => out::print(format_args!("{text}")),
+        Command::Help(text) => util::print::print(format_args!("{text}")),
         Command::Dockerfile { check, force } => {
             let (sh, project) = load()?;
             dockerfile::run(&sh, &project, check, force)

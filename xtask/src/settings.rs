@@ -2,6 +2,14 @@
 //! set, else the team's settings file `.docker/stages.env`, else the defaults.
 //! Read once; an empty value counts as unset, as `${VAR:-default}` does in the
 //! script.
+//!
+//! The settings layer: it reads the environment and the files it is pointed
+//! at (the settings file, a deploy env script), and imports nothing but
+//! `util`. Everything else reads settings through [`Settings`].
+
+pub(crate) mod deploy_env;
+pub(crate) mod env_file;
+mod sh_tokens;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -10,9 +18,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::env_file;
-use crate::exit::input_error;
-use crate::shell_words;
+use crate::util::exit::input_error;
+use crate::util::shell_words;
 
 /// Every setting, in the order the help lists them. The one list: the settings
 /// file accepts these and no other name, vendor migrates these, and the tests
