@@ -186,3 +186,24 @@ on_every_engine! {
         );
     }
 }
+
+on_every_engine! {
+    /// `stages 1 -- --no-cache` gives stage 1 a new image with the same key:
+    /// the stages above it are `parent rebuilt`, and `--stale` builds them on
+    /// it (the stale images carry the right key, on the wrong parent).
+    fn stale_rebuilds_what_sits_on_a_parent_rebuilt_without_the_cache(builder: Builder) {
+        let repo = builder.repo("stale-no-cache");
+        let project = Project::on("stale-no-cache", builder);
+        four_stages(&project);
+        project.snippet("Dockerfile.stage1", "RUN echo 1 > /s1\n");
+        project.xtask(&["stages"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        project.xtask(&["stages", "1", "--", "--no-cache"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        assert_eq!(
+            states(&project, &repo),
+            ["fresh", "fresh", "stale (parent rebuilt)", "stale (stage 2 below is stale)", "fresh"]
+        );
+        let out = project.xtask(&["stages", "--stale"]).env("DOCKER_IMAGE", &repo.name).run().ok();
+        assert_eq!(built(&out.stderr()), ["2", "3"]);
+        assert_eq!(states(&project, &repo), ["fresh"; 5]);
+    }
+}

@@ -129,7 +129,7 @@ impl Run<'_> {
     }
 
     /// Whether stage `n`'s image is there: made by this run, or tagged before it.
-    fn available(&mut self, n: usize) -> Result<bool> {
+    pub(super) fn available(&mut self, n: usize) -> Result<bool> {
         Ok(self.done.contains_key(&n) || self.local_id(n)?.is_some())
     }
 
@@ -316,7 +316,7 @@ impl Run<'_> {
     /// The key and creation time of stage `n`'s image, for its child's
     /// label: made by this run (its time read from the engine, or in a dry
     /// run the shell text that reads it), or there before the run.
-    fn parent(&mut self, n: usize) -> Result<(String, Word)> {
+    pub(super) fn parent(&mut self, n: usize) -> Result<(String, Word)> {
         let tag = self.image.stage(n);
         if let Some(made) = self.done.get(&n) {
             let key = made.key.clone();

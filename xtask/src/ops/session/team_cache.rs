@@ -11,8 +11,9 @@ use anyhow::Result;
 
 use super::run::{Made, Run};
 use super::summary::Fate;
-use crate::engine::{missing, Lookup, TemporaryTag};
+use crate::engine::{missing, Lookup, TemporaryTag, Word};
 use crate::model::keys;
+use crate::model::labels::{self, Present};
 use crate::model::plan::Target;
 use crate::util::exit::failure;
 use crate::util::print::say;
@@ -33,7 +34,13 @@ impl Run<'_> {
             let inspected = self.engine.inspect(&refs)?;
             self.by_key = Some(refs.into_iter().zip(inspected).collect());
         }
-        let found = self.by_key.iter().flatten().find(|(_, present)| present.key() == Some(key));
+        // Built with this key, on the parent stage `n` would be built on now:
+        // an image on another parent (the stale one itself, say, after its
+        // parent was rebuilt) would be as stale as before.
+        let parent = self.parent_now(n)?;
+        let found = self.by_key.iter().flatten().find(|(_, present)| {
+            present.key() == Some(key) && parent.as_ref().is_none_or(|now| built_on(present, now))
+        });
         let Some((source, present)) = found.map(|(r, p)| (r.clone(), p.clone())) else {
             return Ok(false);
         };
@@ -86,6 +93,22 @@ impl Run<'_> {
             self.current = None;
             return Ok(false);
         }
+        // The registry's stage may sit on another image of the parent stage
+        // than the one here (built here, with the same key): on ours, it
+        // would be stale. It is built here instead.
+        let mut read = None;
+        if let Some(now) = self.parent_now(n)? {
+            let pulled = self.engine.inspect(std::slice::from_ref(&key_tag))?.pop();
+            if !pulled.as_ref().is_some_and(|p| built_on(p, &now)) {
+                say!(
+                    "note: {key_tag} was built on another image of stage {}: building it here",
+                    n - 1
+                );
+                self.current = None;
+                return Ok(false);
+            }
+            read = pulled;
+        }
         let tagged = self.engine.tag(&key_tag, &tag)?;
         if !tagged.status.success() {
             return Err(failure(
@@ -95,9 +118,23 @@ impl Run<'_> {
         }
         self.engine.untag(&key_tag)?;
         guard.disarm();
-        self.done.insert(n, Made { key: key.to_string(), read: None });
+        self.done.insert(n, Made { key: key.to_string(), read });
         self.finish(target, tag, started, Fate::Pulled);
         Ok(true)
+    }
+
+    /// The key and creation time of the image stage `n` would be built on
+    /// now, when there is one and they are known (a dry run cannot read the
+    /// time of an image it has not built).
+    fn parent_now(&mut self, n: usize) -> Result<Option<(String, String)>> {
+        let Some(parent) = n.checked_sub(1) else { return Ok(None) };
+        if !self.available(parent)? {
+            return Ok(None);
+        }
+        Ok(match self.parent(parent)? {
+            (key, Word::Plain(created)) => Some((key, created)),
+            (_, Word::Shell(_)) => None,
+        })
     }
 
     /// Says once that the registry does not answer; the run builds here.
@@ -134,4 +171,11 @@ impl Run<'_> {
         guard.disarm();
         Ok(())
     }
+}
+
+/// Whether `image`'s label says it was built on the parent `now` (its key
+/// and creation time).
+fn built_on(image: &Present, (key, created): &(String, String)) -> bool {
+    let label = image.label.as_deref().map(labels::parse);
+    label.and_then(|l| l.keyed_parent()).is_some_and(|p| p.key == key && p.created == created)
 }
