@@ -27,7 +27,8 @@ Commands:
                          (both: [--dry-run] [--push] [--pull] [--allow-secret-args] [-- ARGS])
   status [--registry]    show which stage images are fresh, stale or missing, and why
   prune [--dry-run]      remove the untagged images that earlier builds of this image left
-  verify                 build the chain and the main Dockerfile, and compare the two images
+  verify [--allow-secret-args] [-- ARGS]
+                         build the chain and the main Dockerfile, and compare the two images
   vendor DIR             make the project in DIR use this xtask
   hook install|uninstall the git pre-commit hook that runs `cargo xtask dockerfile --check`
 

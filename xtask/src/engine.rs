@@ -128,9 +128,10 @@ impl<'a> Engine<'a> {
 
     /// Starts asking buildx which builder `docker build` would use, when it
     /// goes through buildx; [`buildx::Check::finish`] reads the answer.
-    pub(crate) fn start_builder_check(&self) -> Option<buildx::Check> {
+    /// `words`: the build words, whose `--builder` (if any) names the builder.
+    pub(crate) fn start_builder_check(&self, words: &[String]) -> Option<buildx::Check> {
         if self.buildx {
-            buildx::Check::start(&self.path)
+            buildx::Check::start(&self.path, buildx::named_builder(words))
         } else {
             None
         }

@@ -26,7 +26,7 @@ Options:
   --force   replace a pre-commit hook that this tool did not write
   -h, --help
 
-Using the pre-commit framework instead? See \"Pre-commit hook\" in the README for the snippet.
+Using the pre-commit framework instead? docs/reference.md, \"hook\", has the snippet.
 ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,6 +47,10 @@ What it writes in DIR, each only where missing, so running it again changes noth
   .docker/Dockerfile.stage0..4
                          a commented skeleton (in STAGES_DIR when set), only when DIR
                          has no snippets; existing snippets are never touched
+  .docker/Dockerfile.stage0 and ./Dockerfile
+                         instead of the skeleton, when DIR has no snippets and its own
+                         ./Dockerfile: that file is adopted as stage 0 (as it is) and
+                         ./Dockerfile regenerated from it; it then says how to split it
 
 Where a file exists and cannot be edited safely (a package-only Cargo.toml, an
 [alias] table without xtask), it prints the exact lines to add and still exits 0; so

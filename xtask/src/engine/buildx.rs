@@ -75,15 +75,31 @@ fn plugin_dirs() -> Vec<PathBuf> {
     config.map(|dir| dir.join("cli-plugins")).into_iter().chain(system.map(PathBuf::from)).collect()
 }
 
+/// The builder the build words name (`--builder NAME` or `--builder=NAME`),
+/// which wins over `BUILDX_BUILDER` and the default.
+pub(crate) fn named_builder(words: &[String]) -> Option<&str> {
+    let mut words = words.iter().map(String::as_str);
+    let mut named = None;
+    while let Some(word) = words.next() {
+        if word == "--builder" {
+            named = words.next();
+        } else if let Some(name) = word.strip_prefix("--builder=") {
+            named = Some(name);
+        }
+    }
+    named
+}
+
 /// `docker buildx inspect`, started early (it takes a tenth of a second) and
 /// read before the first build. `BUILDX_BUILDER` reaches it from the
 /// environment, as it reaches the builds.
 pub(crate) struct Check(Child);
 
 impl Check {
-    pub(crate) fn start(program: &Path) -> Option<Check> {
+    pub(crate) fn start(program: &Path, builder: Option<&str>) -> Option<Check> {
         let child = Command::new(program)
             .args(["buildx", "inspect"])
+            .args(builder)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -154,6 +170,15 @@ mod tests {
         assert_eq!(builder, Builder { name: "default".into(), driver: "docker".into() });
         assert!(refusal(&builder).is_none());
         assert_eq!(parse_inspect("ERROR: no builder \"x\" found\n"), None);
+    }
+
+    #[test]
+    fn a_builder_named_in_the_build_words_is_the_one_asked_about() {
+        let words = |text: &str| text.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(named_builder(&words("--pull --builder farm --no-cache")), Some("farm"));
+        assert_eq!(named_builder(&words("--builder=farm")), Some("farm"));
+        assert_eq!(named_builder(&words("--builder a --builder=b")), Some("b"));
+        assert_eq!(named_builder(&words("--build-arg BUILDER=x")), None);
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl<'a> Session<'a> {
             project.refuse_users_dockerfile(false)?;
         }
         let engine = Engine::new(sh, &project.settings.engine, options.dry_run)?;
-        let builder_check = engine.start_builder_check();
+        let builder_check = engine.start_builder_check(&words);
         let chain = project.chain_to_build(image)?;
         if let Some(check) = builder_check {
             check.finish()?;

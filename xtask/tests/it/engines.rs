@@ -164,6 +164,12 @@ fn buildx_builder_chosen_with_buildx_builder_is_refused_on_the_modern_engine() {
         ),
     );
     assert_eq!(project.files(), before);
+    // Named in the build words, the builder is the one asked about.
+    project
+        .xtask(&["stages", "--", "--builder", &name])
+        .run()
+        .error(2, &format!("the buildx builder `{name}` (driver docker-container)"));
+    assert_eq!(project.files(), before);
     project
         .xtask(&["stages", "--dry-run"])
         .env("BUILDX_BUILDER", "xtask-test-no-such-builder")
