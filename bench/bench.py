@@ -6,11 +6,14 @@ Run from the repository root:
     python3 bench/bench.py [--runs N] [--quick] [--only 1,2,...] [--rev REV]
                            [--keep-logs] [--target-root DIR]
 
-Everything runs on the real Docker engine, on a busybox base image imported
-locally (`xtask-bench/busybox:latest`, imported from /bin/busybox only when
-missing). Every image it builds is named `xtask-bench/...` and removed at the
-end, with the temp folders it made. The table goes to stdout (markdown), the
-progress to stderr. See bench/README.md for what each figure means.
+Everything runs on real Docker engines: the machine's dockerd 20.10 (its
+legacy builder and its BuildKit) and the modern engine (Docker 26 with buildx
+and the containerd image store, started with `.ci/modern-engine start` when it
+is not running, and stopped at the end only then), each on a busybox base image
+imported locally (`xtask-bench/busybox:latest`, imported from /bin/busybox only
+when missing). Every image it builds is named `xtask-bench/...` and removed at
+the end, with the temp folders it made. The table goes to stdout (markdown),
+the progress to stderr. See bench/README.md for what each figure means.
 
 Standard library only (Python 3.9+).
 """
@@ -45,17 +48,42 @@ XTASK_SETTINGS = [
 ]
 
 
-def builders() -> dict[str, dict[str, str]]:
-    """Docker's two builders, as the xtask reaches them: the engine program
-    (`DOCKER`) and `DOCKER_BUILDKIT`. BuildKit needs a client that has it
-    (Debian's 20.10 `/usr/bin/docker` has it built in; docker 28 needs buildx)."""
+# The builders every figure that builds runs on, in the table's order: the
+# first engine's two (the machine's dockerd 20.10) and the modern engine's.
+BUILDERS = ("legacy", "BuildKit", "modern")
+MODERN_SCRIPT = REPO / ".ci" / "modern-engine"
+
+
+def first_engine_builders() -> dict[str, dict[str, str]]:
+    """The first engine's two builders, as the xtask reaches them: the engine
+    program (`DOCKER`) and `DOCKER_BUILDKIT`. BuildKit needs a client that has
+    it (Debian's 20.10 `/usr/bin/docker` has it built in; docker 28 needs buildx)."""
     legacy = shutil.which("docker") or "docker"
     buildkit = os.environ.get("XTASK_BENCH_BUILDKIT_DOCKER") or (
         "/usr/bin/docker" if Path("/usr/bin/docker").exists() else legacy)
     return {
-        "legacy": {"DOCKER": legacy, "DOCKER_BUILDKIT": "0"},
-        "BuildKit": {"DOCKER": buildkit, "DOCKER_BUILDKIT": "1"},
+        "legacy": {"engine": "first", "DOCKER": legacy, "DOCKER_BUILDKIT": "0"},
+        "BuildKit": {"engine": "first", "DOCKER": buildkit, "DOCKER_BUILDKIT": "1"},
     }
+
+
+class Engine:
+    """A Docker engine the bench drives, and what this run made there: the
+    clean-up removes it engine by engine (the first engine's two builders
+    share its images)."""
+
+    def __init__(self, name: str, docker: str, env: dict[str, str]) -> None:
+        self.name = name  # "first" (the machine's dockerd 20.10) or "modern"
+        self.docker = docker  # a client that reaches it, with...
+        self.env = env  # ...these variables (DOCKER_HOST, DOCKER_CONFIG for the modern one)
+        self.repos: list[str] = []  # image repositories this run owns there
+        self.ids: list[str] = []  # every image id made under them, oldest first
+        self.base_imported = False
+        self.version = "?"  # the server's major.minor, for the table
+        self.info = "?"  # server version and storage, for the machine lines
+
+# The figures that run docker builds: once per builder.
+BUILDING_FIGURES = {1, 2, 4, 6}
 
 FIGURES = {
     1: "iteration",
@@ -86,6 +114,8 @@ class Table:
         self.notes: list[str] = []
         # The builder the rows added now were measured on (`-`: none built).
         self.builder = "-"
+        # What the builder column says for each builder: its engine too.
+        self.labels: dict[str, str] = {}
 
     def times(self, name: str, values: list[float]) -> None:
         self._add(name, values, fmt_seconds, "")
@@ -111,14 +141,16 @@ class Table:
     def markdown(self) -> str:
         """The rows by figure, each figure's rows in the order first measured,
         with the same row of each builder side by side."""
-        head = ("figure", "builder", "median", "min", "max", "runs", "ratio of medians: a / b")
+        head = ("figure", "builder (engine)", "median", "min", "max", "runs",
+                "ratio of medians: a / b")
         first: dict[str, int] = {}
         for i, row in enumerate(self.rows):
             first.setdefault(row[0], i)
-        order = list(builders()) + ["-"]
+        order = list(BUILDERS) + ["-"]
         lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * len(head)) + " |"]
         for row in sorted(self.rows, key=lambda r: (int(r[0].split(".")[0]), first[r[0]],
                                                     order.index(r[1]))):
+            row = (row[0], self.labels.get(row[1], row[1])) + row[2:]
             lines.append("| " + " | ".join(row) + " |")
         return "\n".join(lines)
 
@@ -147,7 +179,8 @@ def parse_docker_size(text: str) -> float:
 
 
 class Bench:
-    def __init__(self, runs: int, target_root: Path | None, only: set[int]) -> None:
+    def __init__(self, runs: int, target_root: Path | None, only: set[int],
+                 wanted: list[str]) -> None:
         self.runs = runs
         self.only = only
         self.table = Table()
@@ -165,14 +198,18 @@ class Bench:
         self.target_root.mkdir(parents=True, exist_ok=True)
         self.warm_target = self.target_root / "xtask"
         self.pid = os.getpid()
-        self.repos: list[str] = []  # image repositories this run owns
-        self.ids: list[str] = []  # every image id built under them, oldest first
-        self.base_imported = False
         self.base_env = {k: v for k, v in os.environ.items() if k not in XTASK_SETTINGS}
         self.base_env["CARGO_NET_OFFLINE"] = "true"
         self.env = dict(self.base_env)
         self.docker = shutil.which("docker")
-        self.builders = builders()
+        # The engines and builders of this run: the modern one joins them when
+        # `start_modern` has it running (a figure that builds asks for it).
+        self.engines = {"first": Engine("first", self.docker or "docker", {})}
+        self.engine = self.engines["first"]
+        self.builders = {name: spec for name, spec in first_engine_builders().items()
+                         if name in wanted}
+        self.wanted = wanted
+        self.modern_started = False  # stop it at the end only when this run started it
         self.git = shutil.which("git")
         self.project = self.tmp / "project"
         self.ratios: dict[str, float] = {}
@@ -184,9 +221,47 @@ class Bench:
         """Builds from now on run on `name` (`-`: figures that build nothing);
         the table's rows say which."""
         self.table.builder = name
-        extra = self.builders.get(name, {})
-        self.env = dict(self.base_env, **extra)
-        self.docker = extra.get("DOCKER") or shutil.which("docker")
+        spec = self.builders.get(name)
+        if spec is None:
+            self.use_engine(self.engines["first"])
+            return
+        self.use_engine(self.engines[spec["engine"]])
+        self.env["DOCKER"] = spec["DOCKER"]
+        # The modern engine's `docker build` is buildx when DOCKER_BUILDKIT is
+        # unset, as on a fresh install: its builder sets none.
+        if "DOCKER_BUILDKIT" in spec:
+            self.env["DOCKER_BUILDKIT"] = spec["DOCKER_BUILDKIT"]
+        self.docker = spec["DOCKER"]
+
+    def use_engine(self, engine: Engine) -> None:
+        """docker commands from now on reach `engine` with its own client."""
+        self.engine = engine
+        self.env = dict(self.base_env, **engine.env)
+        self.docker = engine.docker
+
+    def start_modern(self) -> None:
+        """The modern engine as `.ci/modern-engine start` reports it, started
+        when it does not answer; `modern_started` says whether this run did."""
+        log("the modern engine: `bash .ci/modern-engine start` (downloads it on a first run)")
+        proc = subprocess.run(["bash", str(MODERN_SCRIPT), "start"], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+            raise BenchError(f"the modern engine did not start (`bash {MODERN_SCRIPT} start`):\n"
+                             f"{tail}\nRun without it: --builders legacy,BuildKit")
+        said = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+        self.modern_started = said.get("STARTED") == "1"
+        log("  started by this run (stopped at the end)" if self.modern_started
+            else "  already running (left running at the end)")
+        self.engines["modern"] = Engine("modern", said["XTASK_MODERN_DOCKER"], {
+            "DOCKER_HOST": said["DOCKER_HOST"], "DOCKER_CONFIG": said["DOCKER_CONFIG"]})
+        self.builders["modern"] = {"engine": "modern", "DOCKER": said["XTASK_MODERN_DOCKER"]}
+
+    def stop_modern(self) -> None:
+        if self.modern_started:
+            log("stopping the modern engine this run started")
+            subprocess.run(["bash", str(MODERN_SCRIPT), "stop"], stdin=subprocess.DEVNULL)
+            self.modern_started = False
 
     # ----------------------------------------------------------------- processes
 
@@ -218,6 +293,10 @@ class Bench:
             raise BenchError("asked for the legacy builder, BuildKit ran")
         if self.table.builder == "BuildKit" and "Sending build context" in text:
             raise BenchError(f"asked for BuildKit, the legacy builder ran ({self.docker})")
+        if self.table.builder == "modern" and ("Sending build context" in text
+                                               or "legacy builder is deprecated" in text):
+            raise BenchError(f"asked for buildx on the modern engine, the legacy builder ran "
+                             f"({self.docker})")
         return seconds, proc.returncode, text
 
     def out(self, cmd: list[str], cwd: Path | None = None, env: dict | None = None,
@@ -243,12 +322,14 @@ class Bench:
     # ----------------------------------------------------------------- images
 
     def docker_ok(self, *args: str) -> bool:
-        return subprocess.run([self.docker, *args], stdin=subprocess.DEVNULL,
+        return subprocess.run([self.docker, *args], stdin=subprocess.DEVNULL, env=self.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
     def own_repo(self, name: str) -> str:
+        """An image repository of this run on the current engine (removed at the end)."""
         repo = f"{PREFIX}/{name}-{self.pid}"
-        self.repos.append(repo)
+        if repo not in self.engine.repos:
+            self.engine.repos.append(repo)
         return repo
 
     def remember(self, repo: str) -> None:
@@ -256,26 +337,42 @@ class Bench:
         leaves dangling can still be removed at the end."""
         out = self.out([self.docker, "image", "ls", "--no-trunc", "--format", "{{.ID}}", repo])
         for image_id in out.split():
-            if image_id not in self.ids:
-                self.ids.append(image_id)
+            if image_id not in self.engine.ids:
+                self.engine.ids.append(image_id)
 
     def ids_of(self, repo: str) -> dict[str, str]:
         out = self.out([self.docker, "image", "ls", "--no-trunc", "--format",
                         "{{.Tag}} {{.ID}}", repo])
         return dict(line.split() for line in out.splitlines() if line.strip())
 
-    def ensure_base(self) -> None:
+    def ensure_base(self, engine: Engine) -> None:
+        """The engine answers and has the base image: imported when missing,
+        the same way on every engine."""
+        self.use_engine(engine)
         if not self.docker:
             raise BenchError("no `docker` on PATH")
         if not self.docker_ok("info"):
-            raise BenchError("`docker info` fails: start the engine (`sudo dockerd &`)")
+            raise BenchError(f"`{self.docker} info` fails on the {engine.name} engine: start it "
+                             "(the first: `sudo dockerd &`; the modern: "
+                             "`bash .ci/modern-engine start`)")
+        # Read now: the machine lines are printed after the clean-up, which
+        # stops the modern engine when this run started it.
+        info = self.out([self.docker, "info", "--format",
+                         "{{.ServerVersion}}|{{.Driver}}|{{.DriverStatus}}"], lenient=True)
+        version, driver, status = (info.strip().split("|") + ["?", "?"])[:3]
+        engine.version = ".".join(version.split(".")[:2]) or "?"
+        engine.info = f"{version}, storage driver {driver}" + (
+            " (containerd image store)" if "containerd.snapshotter" in status else "")
+        if engine.name == "modern":
+            buildx = self.out([self.docker, "buildx", "version"], lenient=True).split()
+            engine.info += f", buildx {buildx[1] if len(buildx) > 1 else '?'}"
         if self.docker_ok("image", "inspect", BASE_IMAGE):
             return
         busybox = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if Path(p).exists()), None)
         if busybox is None:
             raise BenchError("a static busybox is needed for the base image: "
                              "`sudo apt-get install busybox-static`")
-        log(f"importing {BASE_IMAGE} from {busybox}")
+        log(f"importing {BASE_IMAGE} from {busybox} on the {engine.name} engine")
         rootfs = self.tmp / "rootfs"
         for d in ("bin", "tmp", "etc"):
             (rootfs / d).mkdir(parents=True, exist_ok=True)
@@ -289,21 +386,24 @@ class Bench:
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run([self.docker, "import", "-c", "ENV PATH=/bin", "-c",
                               'CMD ["/bin/sh"]', "-", BASE_IMAGE], stdin=tar.stdout,
-                             stdout=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, env=self.env)
         tar.stdout.close()
         if tar.wait() != 0 or imp.returncode != 0:
-            raise BenchError("docker import of the busybox rootfs failed")
-        self.base_imported = True
+            raise BenchError(f"docker import of the busybox rootfs failed ({engine.name} engine)")
+        engine.base_imported = True
         shutil.rmtree(rootfs, ignore_errors=True)
 
     # ----------------------------------------------------------------- cleanup
 
     def cleanup(self) -> None:
         log("cleaning up images and temp folders")
-        try:
-            self.cleanup_images()
-        except (BenchError, OSError) as err:
-            log(f"warning: image cleanup incomplete: {err}")
+        for engine in self.engines.values():
+            try:
+                self.use_engine(engine)
+                self.cleanup_images(engine)
+            except (BenchError, OSError) as err:
+                log(f"warning: image cleanup incomplete on the {engine.name} engine: {err}")
+        self.stop_modern()
         if self.keep_logs:
             kept = Path(tempfile.gettempdir()) / f"xtask-bench-logs-{self.pid}"
             shutil.rmtree(kept, ignore_errors=True)
@@ -313,13 +413,13 @@ class Bench:
         if not self.own_target_root:
             shutil.rmtree(self.target_root, ignore_errors=True)
 
-    def cleanup_images(self) -> None:
+    def cleanup_images(self, engine: Engine) -> None:
         base_id = None
-        if self.base_imported:
+        if engine.base_imported:
             base_id = self.out([self.docker, "image", "inspect", "--format", "{{.Id}}",
                                 BASE_IMAGE]).strip()
         tagged = []
-        for repo in self.repos:
+        for repo in engine.repos:
             try:
                 self.remember(repo)
                 tagged += [f"{repo}:{tag}" for tag in self.ids_of(repo)]
@@ -335,7 +435,7 @@ class Bench:
         for tag in tagged:
             self.docker_ok("rmi", tag)
         # Dangling images left by rebuilds: newest first, so children go before parents.
-        pending = list(reversed(self.ids))
+        pending = list(reversed(engine.ids))
         for _ in range(3):
             pending = [i for i in pending if self.docker_ok("image", "inspect", i)
                        and not self.docker_ok("rmi", i)]
@@ -348,7 +448,7 @@ class Bench:
                 self.docker_ok("rmi", image_id)
             self.docker_ok("rmi", BASE_IMAGE)
         if pending and any(self.docker_ok("image", "inspect", i) for i in pending):
-            log(f"warning: could not remove images {' '.join(pending)}")
+            log(f"warning: could not remove images {' '.join(pending)} ({engine.name} engine)")
 
     def descendants(self, root: str) -> list[str]:
         """Image ids whose parent chain reaches `root`, parents before children."""
@@ -732,25 +832,24 @@ class Bench:
 
     def make_dangling(self, repo: str, count: int, round_: int) -> list[str]:
         """`count` untagged images labelled as former images of `repo`
-        (untimed): each imported from an empty tar under one tag, which the
-        next one takes. An import is ten times quicker than a build, and prune
-        does not care how an image was made, only that it is untagged and
-        labelled."""
+        (untimed): each imported from an empty tar without a tag. An import is
+        ten times quicker than a build, and prune does not care how an image
+        was made, only that it is untagged and labelled. (Not one tag that each
+        import takes from the one before: the containerd store of the modern
+        engine drops an image whose tag goes, and no dangling image stays.)"""
         empty = self.tmp / "empty.tar"
         if not empty.exists():
             (self.tmp / "empty-dir").mkdir(exist_ok=True)
             self.out(["tar", "-C", str(self.tmp / "empty-dir"), "-cf", str(empty), "."])
         ids = []
-        for j in range(count + 1):
+        for j in range(count):
             digest = f"{round_:032x}{j:032x}"
             label = f"LABEL xtask.stages=dockerfile=sha256:{digest};parent=;image={repo}"
-            image_id = self.out([self.docker, "import", "-c", label, str(empty),
-                                 f"{repo}:bench-prune"]).strip().splitlines()[-1]
+            image_id = self.out([self.docker, "import", "-c", label,
+                                 str(empty)]).strip().splitlines()[-1]
             ids.append(image_id)
-            self.ids.append(image_id)
-        # The last import's tag goes, and with it that image: `count` stay untagged.
-        self.out([self.docker, "image", "rm", f"{repo}:bench-prune"])
-        return ids[:-1]
+            self.engine.ids.append(image_id)
+        return ids
 
     def prune_figure(self) -> None:
         t = self.table
@@ -781,7 +880,16 @@ class Bench:
     # ----------------------------------------------------------------- main
 
     def main(self) -> None:
-        self.ensure_base()
+        # The engines every figure that builds needs: the first one always
+        # (as before), the modern one when a figure builds and it is wanted.
+        self.ensure_base(self.engines["first"])
+        if "modern" in self.wanted and self.only & BUILDING_FIGURES:
+            self.start_modern()
+            self.ensure_base(self.engines["modern"])
+        for name, spec in self.builders.items():
+            engine = self.engines[spec["engine"]]
+            self.table.labels[name] = (f"{name} ({engine.version}: buildx, containerd store)"
+                                       if name == "modern" else f"{name} ({engine.version})")
         self.make_project()
         if 3 in self.only:
             self.tool_cost()
@@ -791,7 +899,7 @@ class Bench:
         if 5 in self.only:
             self.scaling()
         # Every figure that builds, once per builder, one builder after the other.
-        for name in self.builders:
+        for name in [b for b in BUILDERS if b in self.builders]:
             self.use_builder(name)
             if self.only & {1, 2}:
                 repo = self.own_repo(f"iter-{name.lower()}")
@@ -870,7 +978,7 @@ def status_snippets(n: int) -> list[str]:
 # --------------------------------------------------------------------------- machine
 
 
-def machine(engines: dict[str, dict[str, str]]) -> list[str]:
+def machine(bench: Bench) -> list[str]:
     def sh(cmd):
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
@@ -892,15 +1000,17 @@ def machine(engines: dict[str, dict[str, str]]) -> list[str]:
                 break
     except OSError:
         pass
-    info = sh(["docker", "info", "--format", "{{.ServerVersion}} | {{.Driver}}"]).split(" | ")
+    servers = "; ".join(f"{name}: {e.info}" for name, e in bench.engines.items())
+    # `docker version` prints the client's even where the server is gone.
     clients = ", ".join(
-        f"{name}: `{e['DOCKER']}` {sh([e['DOCKER'], 'version', '--format', '{{.Client.Version}}'])} "
-        f"with DOCKER_BUILDKIT={e['DOCKER_BUILDKIT']}" for name, e in engines.items())
+        f"{name}: `{b['DOCKER']}` {sh([b['DOCKER'], 'version', '--format', '{{.Client.Version}}'])} "
+        f"with DOCKER_BUILDKIT={b.get('DOCKER_BUILDKIT', 'unset')}"
+        for name, b in bench.builders.items())
     return [
         f"- CPUs (nproc): {sh(['nproc'])} ({cpu})",
         f"- memory: {mem}",
-        f"- docker server: {info[0]}, storage driver: {info[1] if len(info) > 1 else '?'}, "
-        f"clients ({clients})",
+        f"- docker servers: {servers}",
+        f"- builders (the client the xtask is given as DOCKER): {clients}",
         f"- kernel: {platform.release()} ({platform.system()} {platform.machine()})",
         f"- {sh(['cargo', '--version'])}, {sh(['rustc', '--version'])}, Python {platform.python_version()}",
     ]
@@ -911,8 +1021,11 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, help="timed runs per figure (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 runs per figure, for development")
-    parser.add_argument("--only", default="1,2,3,4,5,6",
+    parser.add_argument("--only", default=",".join(map(str, FIGURES)),
                         help="figures to measure, e.g. 1,2 (default: all)")
+    parser.add_argument("--builders", default=",".join(BUILDERS),
+                        help="builders the figures that build run on (default: "
+                        f"{','.join(BUILDERS)}; leave out modern where it cannot start)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the output of every command run (in a folder named at the end)")
     parser.add_argument("--rev", help="benchmark the xtask as committed in this git revision "
@@ -923,12 +1036,16 @@ def main() -> int:
     runs = args.runs or (2 if args.quick else 5)
     if runs < 1:
         parser.error("--runs must be at least 1")
+    numbers = ",".join(map(str, FIGURES))
     try:
         only = {int(x) for x in args.only.replace(" ", ",").split(",") if x}
     except ValueError:
-        parser.error("--only takes figure numbers: 1,2,3,4,5,6")
+        parser.error(f"--only takes figure numbers: {numbers}")
     if not only or not only <= set(FIGURES):
-        parser.error("--only takes figure numbers: 1,2,3,4,5,6")
+        parser.error(f"--only takes figure numbers: {numbers}")
+    wanted = [b.strip() for b in args.builders.split(",") if b.strip()]
+    if not wanted or not set(wanted) <= set(BUILDERS):
+        parser.error(f"--builders takes some of: {','.join(BUILDERS)}")
     if not (REPO / "xtask" / "src" / "main.rs").exists():
         print(f"error: {REPO} does not hold xtask/src", file=sys.stderr)
         return 2
@@ -939,7 +1056,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_term)
     command = "python3 bench/bench.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
     started = time.time()
-    bench = Bench(runs, args.target_root, only)
+    bench = Bench(runs, args.target_root, only, wanted)
     bench.keep_logs = args.keep_logs
     bench.rev = args.rev
     if args.rev:
@@ -993,7 +1110,7 @@ def main() -> int:
     for diag in bench.diagnostics:
         print(f"\n{diag}")
     print("\nMachine:\n")
-    print("\n".join(machine(bench.builders)))
+    print("\n".join(machine(bench)))
     print(f"- xtask measured: {source}")
     print(f"\nCommand (from the repository root): `{command}`; "
           f"took {time.time() - started:.0f} s on {time.strftime('%Y-%m-%d %H:%M %Z')}.")
