@@ -21,6 +21,7 @@ Standard library only (Python 3.9+).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -526,19 +527,37 @@ class Bench:
         empty_env = dict(self.env, CARGO_TARGET_DIR=str(empty_warm))
         self.run(["cargo", "build", "-p", "xtask", "--offline"], empty, empty_env)
 
-        cold_x, cold_e = [], []
+        cold_x, alone_x, cold_e = [], [], []
+        build = ["cargo", "build", "-p", "xtask", "--offline"]
         for i in range(self.runs):
             for which, cwd, dest in (("xtask", self.project, cold_x), ("empty", empty, cold_e)):
                 tdir = self.target_root / f"cold-{which}-{i}"
                 shutil.rmtree(tdir, ignore_errors=True)
                 env = dict(self.env, CARGO_TARGET_DIR=str(tdir))
-                secs, _, _ = self.run(["cargo", "build", "-p", "xtask", "--offline"], cwd, env)
+                secs, _, _ = self.run(build, cwd, env)
                 dest.append(secs)
+                if which == "xtask":
+                    # Where the cold build goes: the xtask crate alone, cold, its
+                    # dependencies already built. `cargo clean -p xtask` removes
+                    # the crate's own artifacts (incremental cache included) and
+                    # nothing of its dependencies, so the rebuild compiles and
+                    # links the crate only, as a fresh clone's build does last.
+                    self.run(["cargo", "clean", "-p", "xtask", "--offline"], cwd, env)
+                    secs, _, text = self.run(build, cwd, env)
+                    alone_x.append(secs)
+                    compiled = [line.split()[1] for line in text.splitlines()
+                                if line.strip().startswith("Compiling ")]
+                    if compiled != ["xtask"]:
+                        self.table.notes.append(
+                            "WARNING: figure 3's crate-alone rebuild compiled "
+                            f"{', '.join(compiled) or 'nothing'}, not the xtask alone")
                 if which == "xtask" and not (self.warm_target / "debug" / "xtask").exists():
                     tdir.rename(self.warm_target)  # the first cold build serves the warm runs
                 else:
                     shutil.rmtree(tdir, ignore_errors=True)
-            log(f"  cold run {i + 1}: xtask {cold_x[-1]:.1f} s, empty binary {cold_e[-1]:.1f} s")
+            log(f"  cold run {i + 1}: xtask {cold_x[-1]:.1f} s (the crate alone "
+                f"{alone_x[-1]:.1f} s), empty binary {cold_e[-1]:.1f} s")
+        self.cold_build_units(build)
 
         if "Compiling" in self.xtask(["dockerfile"])[2]:
             log("  note: cargo rebuilt the xtask in the moved target dir (untimed)")
@@ -554,12 +573,48 @@ class Bench:
                                     "--check"], self.project, self.env)[0])
         t = self.table
         t.times("3. cold `cargo build -p xtask` (empty target dir, offline)", cold_x)
+        t.times("3. the xtask crate alone, cold (`cargo clean -p xtask`, then the same build: "
+                "dependencies built)", alone_x)
+        t.ratio("3. the xtask crate's share of the cold build: crate alone / whole", alone_x,
+                cold_x)
         t.times("3. cold `cargo build -p xtask` of an empty `fn main(){}` (the floor)", cold_e)
         self.ratios["cold"] = t.ratio("3. cold build ratio: xtask / empty binary", cold_x, cold_e)
         t.times("3. warm `cargo xtask dockerfile --check`", warm_x)
         t.times("3. warm `cargo xtask` of the empty binary (the floor)", warm_e)
         self.ratios["warm"] = t.ratio("3. warm run ratio: check / empty binary", warm_x, warm_e)
         t.times("3. (diag) `target/debug/xtask dockerfile --check`, no cargo", direct)
+
+    def cold_build_units(self, build: list[str]) -> None:
+        """One more cold build (untimed) with `--timings`, whose report lists
+        how long each unit (each dependency, build script, the xtask) took:
+        printed under the table. The report is HTML with the data in a
+        `const UNIT_DATA = [...];` line of JSON, which is not a stable format:
+        when it cannot be read, the breakdown is left out, nothing fails."""
+        tdir = self.target_root / "cold-timings"
+        shutil.rmtree(tdir, ignore_errors=True)
+        env = dict(self.env, CARGO_TARGET_DIR=str(tdir))
+        secs, _, _ = self.run(build + ["--timings"], self.project, env)
+        units = []
+        try:
+            html = (tdir / "cargo-timings" / "cargo-timing.html").read_text()
+            m = re.search(r"const UNIT_DATA = (\[.*?\]);\s*$", html, re.S | re.M)
+            for u in json.loads(m.group(1)) if m else []:
+                # `target` is "" for a library, ` build-script`, ` xtask "bin"`, ...
+                target = re.sub(r"[\"()]", "", u.get("target") or "").split()
+                kind = " ".join(w for w in target if w != u["name"])
+                units.append((float(u["duration"]), u["name"] + (f" ({kind})" if kind else "")))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log(f"  note: no unit breakdown from cargo's --timings report ({err})")
+        finally:
+            shutil.rmtree(tdir, ignore_errors=True)
+        if not units:
+            return
+        units.sort(reverse=True)
+        self.diagnostics.append(
+            f"Where the cold build goes (figure 3: one more cold `{' '.join(build)} --timings`, "
+            f"untimed, {secs:.2f} s wall; each unit's own duration from cargo's report; on "
+            f"{os.cpu_count()} CPUs they overlap, so they add up to more than the wall): "
+            + ", ".join(f"{what} {d:.2f} s" for d, what in units) + ".")
 
     # ----------------------------------------------------------------- figure 1
 
