@@ -21,6 +21,7 @@ Standard library only (Python 3.9+).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -28,6 +29,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -83,8 +85,8 @@ class Engine:
         self.version = "?"  # the server's major.minor, for the table
         self.info = "?"  # server version and storage, for the machine lines
 
-# The figures that run docker builds: once per builder.
-BUILDING_FIGURES = {1, 2, 4, 6}
+# The figures that run docker builds: once per builder (7: once per engine).
+BUILDING_FIGURES = {1, 2, 4, 6, 7}
 
 FIGURES = {
     1: "iteration",
@@ -93,6 +95,7 @@ FIGURES = {
     4: "build context",
     5: "scaling",
     6: "daily loop",
+    7: "team cache",
 }
 
 
@@ -211,6 +214,8 @@ class Bench:
                          if name in wanted}
         self.wanted = wanted
         self.modern_started = False  # stop it at the end only when this run started it
+        self.registry: subprocess.Popen | None = None  # figure 7's, stopped by its pid
+        self.registry_host: str | None = None
         self.git = shutil.which("git")
         self.project = self.tmp / "project"
         self.ratios: dict[str, float] = {}
@@ -239,6 +244,16 @@ class Bench:
         self.engine = engine
         self.env = dict(self.base_env, **engine.env)
         self.docker = engine.docker
+
+    @contextlib.contextmanager
+    def on_builder(self, name: str):
+        """Runs the block on builder `name`, then comes back to the current one."""
+        saved = self.table.builder
+        self.use_builder(name)
+        try:
+            yield
+        finally:
+            self.use_builder(saved)
 
     def start_modern(self) -> None:
         """The modern engine as `.ci/modern-engine start` reports it, started
@@ -404,6 +419,7 @@ class Bench:
                 self.cleanup_images(engine)
             except (BenchError, OSError) as err:
                 log(f"warning: image cleanup incomplete on the {engine.name} engine: {err}")
+        self.stop_registry()
         self.stop_modern()
         if self.keep_logs:
             kept = Path(tempfile.gettempdir()) / f"xtask-bench-logs-{self.pid}"
@@ -932,6 +948,145 @@ class Bench:
         t.times("6. `docker image rm` of the same 50 ids in one command (the floor)", floor_rm)
         t.ratio("6. prune / `docker image rm` of 50 images", real, floor_rm)
 
+    # ----------------------------------------------------------------- figure 7
+
+    def start_registry(self) -> str:
+        """A real local registry, as the tests use: Debian's `docker-registry`
+        on 127.0.0.1 (every engine talks plain HTTP to a loopback registry),
+        its storage in the temp folder. Stopped at the clean-up, by the pid of
+        the process started here. Returns its `host:port`."""
+        if self.registry_host:
+            return self.registry_host
+        program = next((p for p in ("/usr/bin/docker-registry", "/usr/sbin/docker-registry")
+                        if Path(p).exists()), None)
+        if program is None:
+            raise BenchError("figure 7 needs a local registry: "
+                             "`sudo apt-get install docker-registry`")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        host = f"127.0.0.1:{port}"
+        folder = self.tmp / "registry"
+        folder.mkdir(exist_ok=True)
+        config = folder / "config.yml"
+        config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                          f"    rootdirectory: {folder / 'data'}\nhttp:\n  addr: {host}\n"
+                          f"  secret: xtask-bench\n")
+        logfile = self.logs / "registry.log"
+        with open(logfile, "wb") as out:
+            self.registry = subprocess.Popen([program, "serve", str(config)],
+                                             stdin=subprocess.DEVNULL, stdout=out,
+                                             stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if self.registry.poll() is not None or time.monotonic() > deadline:
+                    said = logfile.read_text(errors="replace").strip()[-1500:]
+                    raise BenchError(f"the registry did not start on {host}: {said}")
+                time.sleep(0.05)
+        log(f"  a local registry on {host} (pid {self.registry.pid})")
+        self.registry_host = host
+        return host
+
+    def stop_registry(self) -> None:
+        if self.registry is None:
+            return
+        self.registry.terminate()
+        try:
+            self.registry.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.registry.kill()
+            self.registry.wait()
+        self.registry = None
+
+    def clear_repos(self, *repos: str) -> None:
+        """Removes every image of `repos` from the current engine (untimed):
+        a fresh engine as far as this project goes (the base image stays).
+        One `docker image rm` of every tag, the full image's and the highest
+        stages' first; the legacy builder's intermediate images go with the
+        last image built on them."""
+        refs = []
+        for repo in repos:
+            self.remember(repo)  # what a removal cannot take is removed at the end
+            refs += [f"{repo}:{tag}" for tag in self.ids_of(repo)]
+        if refs:
+            self.out([self.docker, "image", "rm", *sorted(refs, reverse=True)], lenient=True)
+        left = [ref for repo in repos for ref in self.ids_of(repo)]
+        if left:
+            raise BenchError(f"figure 7: images of {', '.join(repos)} are still on the "
+                             f"{self.engine.name} engine after `docker image rm`: {left}")
+
+    def team_cache(self, pusher: str) -> None:
+        """`cargo xtask stages 3 --pull` on a fresh engine with the key tags in
+        the registry, beside the same command with none there (every stage
+        built, as without a team cache), round by round on the current
+        builder. Each round's snippets are new (a round value in stage 0), so
+        that their keys and layers are in no engine's images or build cache:
+        BuildKit's cache outlives `docker image rm`. Before each round,
+        `pusher` (the other engine's builder when there is one: a teammate or
+        CI) runs `cargo xtask stages --push` with those snippets."""
+        t = self.table
+        measured = t.builder
+        log(f"figure 7: team cache ({measured}; key tags pushed from {pusher})")
+        host = self.start_registry()
+        cached = f"{host}/{PREFIX}/cache-{self.pid}"
+        empty = f"{host}/{PREFIX}/no-cache-{self.pid}"  # a repository nothing is pushed to
+        for name in {measured, pusher}:
+            engine = self.engines[self.builders[name]["engine"]]
+            engine.repos += [r for r in (cached, empty) if r not in engine.repos]
+        stages_dir = "bench-sets/cache"
+        same_engine = self.builders[pusher]["engine"] == self.builders[measured]["engine"]
+        pushes, pulled, built = [], [], []
+        for i in range(self.runs):
+            write_snippets(self.project / stages_dir, cache_snippets(f"{self.pid}-{measured}-{i}"))
+            with self.on_builder(pusher):
+                self.clear_repos(cached, empty)
+                self.write_code(3 * i)
+                secs, _, text = self.xtask(["stages", "--push"], STAGES_DIR=stages_dir,
+                                           DOCKER_IMAGE=cached)
+                pushes.append(secs)
+                self.clear_repos(cached)
+            # Both sides after a code change of their own, on an engine that
+            # holds none of the project's images.
+            sides = ((cached, pulled, {"2": "pulled", "3": "built"}),
+                     (empty, built, {str(n): "built" for n in range(4)}))
+            for k, (repo, dest, expected) in enumerate(sides):
+                self.clear_repos(cached, empty)
+                self.write_code(3 * i + 1 + k)
+                secs, _, text = self.xtask(["stages", "3", "--pull"], STAGES_DIR=stages_dir,
+                                           DOCKER_IMAGE=repo)
+                dest.append(secs)
+                got = summary_outcomes(text)
+                if got != expected:
+                    t.notes.append(f"WARNING: figure 7 ({measured}), round {i + 1}, "
+                                   f"{'key tags' if repo == cached else 'empty registry'}: "
+                                   f"expected {expected}, the summary says {got}")
+            log(f"  run {i + 1}: push (on {pusher}) {pushes[-1]:.2f} s, with key tags "
+                f"{pulled[-1]:.2f} s, empty registry {built[-1]:.2f} s")
+        self.clear_repos(cached, empty)
+        if same_engine:
+            t.notes.append(f"Note: figure 7 ({measured}): the key tags were pushed from the "
+                           "same engine (no other engine in this run), whose build cache may "
+                           "hold the pulled layers.")
+        t.times("7. `cargo xtask stages 3 --pull`, fresh engine, key tags in the registry "
+                "(stage 2 pulled, 3 built)", pulled)
+        t.times("7. the same, empty registry (stages 0-3 built: no team cache)", built)
+        self.ratios[f"cache/{measured}"] = t.ratio(
+            "7. team cache ratio: key tags / empty registry", pulled, built)
+        t.times("7. (diag) `cargo xtask stages --push` of the same snippets beforehand, "
+                + ("on the same engine" if same_engine else "on the other engine"), pushes)
+
+    def pusher_for(self, name: str) -> str:
+        """Who pushes the key tags figure 7 pulls: a builder of the other
+        engine when this run has one (what one machine built, another pulls),
+        else `name` itself."""
+        engine = self.builders[name]["engine"]
+        others = [b for b in BUILDERS if b in self.builders and self.builders[b]["engine"] != engine]
+        return others[0] if others else name
+
     # ----------------------------------------------------------------- main
 
     def main(self) -> None:
@@ -966,6 +1121,13 @@ class Bench:
                 self.context()
             if 6 in self.only:
                 self.daily_loop()
+            # Figure 7 once per engine, on its first builder: the first engine's
+            # legacy builder and the modern engine (a push and two builds of
+            # every stage per round make it the slowest figure).
+            engine = self.builders[name]["engine"]
+            if 7 in self.only and name == next(b for b in BUILDERS if b in self.builders
+                                               and self.builders[b]["engine"] == engine):
+                self.team_cache(self.pusher_for(name))
         self.use_builder("-")
 
 
@@ -1010,6 +1172,39 @@ def iteration_snippets() -> list[str]:
         "# Stage 3: code injection + app setup (fast).\nCOPY . /app\n"
         "RUN wc -c /app/app/code.txt > /opt/app-setup.txt\n",
     ]
+
+
+def cache_snippets(nonce: str) -> list[str]:
+    """Four stages for the team cache (figure 7), each injecting the code:
+    stages 0-2 do real work, about a second each and 3 MB of random bytes
+    (incompressible: a push and a pull move them for real); stage 3 is quick
+    app setup. `nonce` (an ENV of stage 0) makes every round's keys, and every
+    build step after it, new."""
+    work = "sleep 1 && head -c 3000000 /dev/urandom > /opt/{}.bin"
+    return [
+        f"# Stage 0: base image + code injection + base setup (about 1 s, 3 MB).\n"
+        f"FROM {BASE_IMAGE}\nENV BENCH_ROUND={nonce}\nWORKDIR /app\nCOPY . /app\n"
+        f"RUN mkdir -p /opt && {work.format('base-setup')}\n",
+        "# Stage 1: code injection + OS packages (about 1 s, 3 MB).\nCOPY . /app\n"
+        f"RUN {work.format('os-packages')}\n",
+        "# Stage 2: code injection + app packages (about 1 s, 3 MB).\nCOPY . /app\n"
+        f"RUN {work.format('app-packages')}\n",
+        "# Stage 3: code injection + app setup (fast).\nCOPY . /app\n"
+        "RUN wc -c /app/app/code.txt > /opt/app-setup.txt\n",
+    ]
+
+
+def summary_outcomes(text: str) -> dict[str, str]:
+    """The closing summary of `cargo xtask stages`: stage (`0`, ..., `full`)
+    to outcome (built, pulled, tagged, failed, not built)."""
+    out = {}
+    for line in text.splitlines():
+        words = line.split()
+        for fate in ("not built", "built", "pulled", "tagged", "failed"):
+            if words and line.endswith("  " + fate) and (words[0].isdigit() or words[0] == "full"):
+                out[words[0]] = fate
+                break
+    return out
 
 
 def generation_snippets(n: int) -> list[str]:
