@@ -215,6 +215,9 @@ class Bench:
         self.wanted = wanted
         self.modern_started = False  # stop it at the end only when this run started it
         self.registry: subprocess.Popen | None = None  # figure 7's, stopped by its pid
+        # Figure 2's traced runs, every builder's in one table under the main one.
+        self.trace_rows: list[str] = []
+        self.trace_shares: list[str] = []
         self.registry_host: str | None = None
         self.git = shutil.which("git")
         self.project = self.tmp / "project"
@@ -687,8 +690,10 @@ class Bench:
             raise BenchError(f"expected 4 commands from --dry-run, got:\n{dry}")
         script = "set -e\n" + "\n".join(commands) + "\n"
         (self.tmp / "direct.sh").write_text(script)
-        self.diagnostics.append("Direct commands (from `cargo xtask stages 0 1 2 3 --dry-run`), "
-                                "run as one `sh -c` from the project root:\n\n```sh\n"
+        label = self.table.labels.get(self.table.builder, self.table.builder)
+        self.diagnostics.append(f"Figure 2's direct commands on {label} (from `cargo xtask "
+                                "stages 0 1 2 3 --dry-run`), run as one `sh -c` from the "
+                                "project root:\n\n```sh\n"
                                 + script.replace(repo, f"{PREFIX}/iter-PID") + "```")
         before = self.ids_of(repo)
         binary = str(self.warm_target / "debug" / "xtask")
@@ -749,7 +754,7 @@ class Bench:
                 kinds.setdefault(kind, []).append((int(e_) - int(s)) / 1e9)
             return secs, kinds
 
-        rows = []
+        label = self.table.labels.get(self.table.builder, self.table.builder)
         for name, cmd, cmd_env in (
                 ("cargo xtask stages 0 1 2 3", ["cargo", "xtask", "stages", "0", "1", "2", "3"],
                  self.xtask_env(**env)),
@@ -760,19 +765,29 @@ class Bench:
             in_children = sum(sum(v) for v in kinds.values())
             detail = ", ".join(f"{k}: {len(v)} x {statistics.mean(v) * 1000:.0f} ms"
                                for k, v in sorted(kinds.items()))
-            rows.append(f"| {name} | {secs:.3f} s | {spawned} | {in_children:.3f} s | "
-                        f"{secs - in_children:.3f} s | {detail} |")
+            self.trace_rows.append(f"| {label} | {name} | {secs:.3f} s | {spawned} | "
+                                   f"{in_children:.3f} s | {secs - in_children:.3f} s | {detail} |")
         cargo_share = statistics.median(a) - statistics.median(c)
         tool_share = statistics.median(c) - statistics.median(b)
-        self.diagnostics.append(
-            "Overhead breakdown (one traced run each, through `docker`/`git` wrappers first on "
-            "PATH; the wrappers add about a millisecond per process):\n\n"
-            "| variant | wall | processes | in docker/git | outside them | processes spawned |\n"
-            "| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
-            f"From the medians of figure 2: `cargo xtask` - direct = "
+        self.trace_shares.append(
+            f"{label}: `cargo xtask` - direct = "
             f"{(statistics.median(a) - statistics.median(b)) * 1000:.0f} ms, of which cargo "
             f"(`cargo run` start-up, fingerprint check) = {cargo_share * 1000:.0f} ms and the "
             f"xtask binary itself = {tool_share * 1000:.0f} ms.")
+
+    def overhead_breakdown(self) -> None:
+        """Every builder's traced runs of figure 2 in one table (under the main one)."""
+        if not self.trace_rows:
+            return
+        self.diagnostics.append(
+            "Overhead breakdown of figure 2 (one traced run of each variant, through "
+            "`docker`/`git` wrappers first on PATH; the wrappers add about a millisecond per "
+            "process):\n\n"
+            "| builder (engine) | variant | wall | processes | in docker/git | outside them "
+            "| processes spawned |\n"
+            "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(self.trace_rows)
+            + "\n\nFrom the medians of figure 2:\n\n"
+            + "\n".join(f"- {line}" for line in self.trace_shares))
 
     # ----------------------------------------------------------------- figure 5
 
@@ -1334,6 +1349,7 @@ def main() -> int:
         code = 130
     finally:
         bench.cleanup()
+    bench.overhead_breakdown()  # what was traced, also when the run stopped early
     if not bench.table.rows:
         return code or 1
     print(f"## cargo xtask benchmark ({runs} runs per figure)\n")
