@@ -837,7 +837,7 @@ class Bench:
                 shutil.copy2(src, dst)
 
         try:
-            if not copy.exists():  # one copy serves both builders
+            if not copy.exists():  # one copy serves every builder
                 shutil.copytree(REPO, copy, symlinks=True, copy_function=link_or_copy)
         except shutil.Error as err:  # files that vanished under a concurrent cargo build
             log(f"  {len(err.args[0])} files could not be copied (changing while copied)")
