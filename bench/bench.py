@@ -6,11 +6,14 @@ Run from the repository root:
     python3 bench/bench.py [--runs N] [--quick] [--only 1,2,...] [--rev REV]
                            [--keep-logs] [--target-root DIR]
 
-Everything runs on the real Docker engine, on a busybox base image imported
-locally (`xtask-bench/busybox:latest`, imported from /bin/busybox only when
-missing). Every image it builds is named `xtask-bench/...` and removed at the
-end, with the temp folders it made. The table goes to stdout (markdown), the
-progress to stderr. See bench/README.md for what each figure means.
+Everything runs on real Docker engines: the machine's dockerd 20.10 (its
+legacy builder and its BuildKit) and the modern engine (Docker 26 with buildx
+and the containerd image store, started with `.ci/modern-engine start` when it
+is not running, and stopped at the end only then), each on a busybox base image
+imported locally (`xtask-bench/busybox:latest`, imported from /bin/busybox only
+when missing). Every image it builds is named `xtask-bench/...` and removed at
+the end, with the temp folders it made. The table goes to stdout (markdown),
+the progress to stderr. See bench/README.md for what each figure means.
 
 Standard library only (Python 3.9+).
 """
@@ -18,12 +21,15 @@ Standard library only (Python 3.9+).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import platform
 import re
 import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -45,17 +51,42 @@ XTASK_SETTINGS = [
 ]
 
 
-def builders() -> dict[str, dict[str, str]]:
-    """Docker's two builders, as the xtask reaches them: the engine program
-    (`DOCKER`) and `DOCKER_BUILDKIT`. BuildKit needs a client that has it
-    (Debian's 20.10 `/usr/bin/docker` has it built in; docker 28 needs buildx)."""
+# The builders every figure that builds runs on, in the table's order: the
+# first engine's two (the machine's dockerd 20.10) and the modern engine's.
+BUILDERS = ("legacy", "BuildKit", "modern")
+MODERN_SCRIPT = REPO / ".ci" / "modern-engine"
+
+
+def first_engine_builders() -> dict[str, dict[str, str]]:
+    """The first engine's two builders, as the xtask reaches them: the engine
+    program (`DOCKER`) and `DOCKER_BUILDKIT`. BuildKit needs a client that has
+    it (Debian's 20.10 `/usr/bin/docker` has it built in; docker 28 needs buildx)."""
     legacy = shutil.which("docker") or "docker"
     buildkit = os.environ.get("XTASK_BENCH_BUILDKIT_DOCKER") or (
         "/usr/bin/docker" if Path("/usr/bin/docker").exists() else legacy)
     return {
-        "legacy": {"DOCKER": legacy, "DOCKER_BUILDKIT": "0"},
-        "BuildKit": {"DOCKER": buildkit, "DOCKER_BUILDKIT": "1"},
+        "legacy": {"engine": "first", "DOCKER": legacy, "DOCKER_BUILDKIT": "0"},
+        "BuildKit": {"engine": "first", "DOCKER": buildkit, "DOCKER_BUILDKIT": "1"},
     }
+
+
+class Engine:
+    """A Docker engine the bench drives, and what this run made there: the
+    clean-up removes it engine by engine (the first engine's two builders
+    share its images)."""
+
+    def __init__(self, name: str, docker: str, env: dict[str, str]) -> None:
+        self.name = name  # "first" (the machine's dockerd 20.10) or "modern"
+        self.docker = docker  # a client that reaches it, with...
+        self.env = env  # ...these variables (DOCKER_HOST, DOCKER_CONFIG for the modern one)
+        self.repos: list[str] = []  # image repositories this run owns there
+        self.ids: list[str] = []  # every image id made under them, oldest first
+        self.base_imported = False
+        self.version = "?"  # the server's major.minor, for the table
+        self.info = "?"  # server version and storage, for the machine lines
+
+# The figures that run docker builds: once per builder (7: once per engine).
+BUILDING_FIGURES = {1, 2, 4, 6, 7}
 
 FIGURES = {
     1: "iteration",
@@ -64,6 +95,7 @@ FIGURES = {
     4: "build context",
     5: "scaling",
     6: "daily loop",
+    7: "team cache",
 }
 
 
@@ -86,6 +118,8 @@ class Table:
         self.notes: list[str] = []
         # The builder the rows added now were measured on (`-`: none built).
         self.builder = "-"
+        # What the builder column says for each builder: its engine too.
+        self.labels: dict[str, str] = {}
 
     def times(self, name: str, values: list[float]) -> None:
         self._add(name, values, fmt_seconds, "")
@@ -111,14 +145,16 @@ class Table:
     def markdown(self) -> str:
         """The rows by figure, each figure's rows in the order first measured,
         with the same row of each builder side by side."""
-        head = ("figure", "builder", "median", "min", "max", "runs", "ratio of medians: a / b")
+        head = ("figure", "builder (engine)", "median", "min", "max", "runs",
+                "ratio of medians: a / b")
         first: dict[str, int] = {}
         for i, row in enumerate(self.rows):
             first.setdefault(row[0], i)
-        order = list(builders()) + ["-"]
+        order = list(BUILDERS) + ["-"]
         lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * len(head)) + " |"]
         for row in sorted(self.rows, key=lambda r: (int(r[0].split(".")[0]), first[r[0]],
                                                     order.index(r[1]))):
+            row = (row[0], self.labels.get(row[1], row[1])) + row[2:]
             lines.append("| " + " | ".join(row) + " |")
         return "\n".join(lines)
 
@@ -147,7 +183,8 @@ def parse_docker_size(text: str) -> float:
 
 
 class Bench:
-    def __init__(self, runs: int, target_root: Path | None, only: set[int]) -> None:
+    def __init__(self, runs: int, target_root: Path | None, only: set[int],
+                 wanted: list[str]) -> None:
         self.runs = runs
         self.only = only
         self.table = Table()
@@ -165,14 +202,23 @@ class Bench:
         self.target_root.mkdir(parents=True, exist_ok=True)
         self.warm_target = self.target_root / "xtask"
         self.pid = os.getpid()
-        self.repos: list[str] = []  # image repositories this run owns
-        self.ids: list[str] = []  # every image id built under them, oldest first
-        self.base_imported = False
         self.base_env = {k: v for k, v in os.environ.items() if k not in XTASK_SETTINGS}
         self.base_env["CARGO_NET_OFFLINE"] = "true"
         self.env = dict(self.base_env)
         self.docker = shutil.which("docker")
-        self.builders = builders()
+        # The engines and builders of this run: the modern one joins them when
+        # `start_modern` has it running (a figure that builds asks for it).
+        self.engines = {"first": Engine("first", self.docker or "docker", {})}
+        self.engine = self.engines["first"]
+        self.builders = {name: spec for name, spec in first_engine_builders().items()
+                         if name in wanted}
+        self.wanted = wanted
+        self.modern_started = False  # stop it at the end only when this run started it
+        self.registry: subprocess.Popen | None = None  # figure 7's, stopped by its pid
+        # Figure 2's traced runs, every builder's in one table under the main one.
+        self.trace_rows: list[str] = []
+        self.trace_shares: list[str] = []
+        self.registry_host: str | None = None
         self.git = shutil.which("git")
         self.project = self.tmp / "project"
         self.ratios: dict[str, float] = {}
@@ -184,9 +230,57 @@ class Bench:
         """Builds from now on run on `name` (`-`: figures that build nothing);
         the table's rows say which."""
         self.table.builder = name
-        extra = self.builders.get(name, {})
-        self.env = dict(self.base_env, **extra)
-        self.docker = extra.get("DOCKER") or shutil.which("docker")
+        spec = self.builders.get(name)
+        if spec is None:
+            self.use_engine(self.engines["first"])
+            return
+        self.use_engine(self.engines[spec["engine"]])
+        self.env["DOCKER"] = spec["DOCKER"]
+        # The modern engine's `docker build` is buildx when DOCKER_BUILDKIT is
+        # unset, as on a fresh install: its builder sets none.
+        if "DOCKER_BUILDKIT" in spec:
+            self.env["DOCKER_BUILDKIT"] = spec["DOCKER_BUILDKIT"]
+        self.docker = spec["DOCKER"]
+
+    def use_engine(self, engine: Engine) -> None:
+        """docker commands from now on reach `engine` with its own client."""
+        self.engine = engine
+        self.env = dict(self.base_env, **engine.env)
+        self.docker = engine.docker
+
+    @contextlib.contextmanager
+    def on_builder(self, name: str):
+        """Runs the block on builder `name`, then comes back to the current one."""
+        saved = self.table.builder
+        self.use_builder(name)
+        try:
+            yield
+        finally:
+            self.use_builder(saved)
+
+    def start_modern(self) -> None:
+        """The modern engine as `.ci/modern-engine start` reports it, started
+        when it does not answer; `modern_started` says whether this run did."""
+        log("the modern engine: `bash .ci/modern-engine start` (downloads it on a first run)")
+        proc = subprocess.run(["bash", str(MODERN_SCRIPT), "start"], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+            raise BenchError(f"the modern engine did not start (`bash {MODERN_SCRIPT} start`):\n"
+                             f"{tail}\nRun without it: --builders legacy,BuildKit")
+        said = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+        self.modern_started = said.get("STARTED") == "1"
+        log("  started by this run (stopped at the end)" if self.modern_started
+            else "  already running (left running at the end)")
+        self.engines["modern"] = Engine("modern", said["XTASK_MODERN_DOCKER"], {
+            "DOCKER_HOST": said["DOCKER_HOST"], "DOCKER_CONFIG": said["DOCKER_CONFIG"]})
+        self.builders["modern"] = {"engine": "modern", "DOCKER": said["XTASK_MODERN_DOCKER"]}
+
+    def stop_modern(self) -> None:
+        if self.modern_started:
+            log("stopping the modern engine this run started")
+            subprocess.run(["bash", str(MODERN_SCRIPT), "stop"], stdin=subprocess.DEVNULL)
+            self.modern_started = False
 
     # ----------------------------------------------------------------- processes
 
@@ -218,6 +312,10 @@ class Bench:
             raise BenchError("asked for the legacy builder, BuildKit ran")
         if self.table.builder == "BuildKit" and "Sending build context" in text:
             raise BenchError(f"asked for BuildKit, the legacy builder ran ({self.docker})")
+        if self.table.builder == "modern" and ("Sending build context" in text
+                                               or "legacy builder is deprecated" in text):
+            raise BenchError(f"asked for buildx on the modern engine, the legacy builder ran "
+                             f"({self.docker})")
         return seconds, proc.returncode, text
 
     def out(self, cmd: list[str], cwd: Path | None = None, env: dict | None = None,
@@ -243,12 +341,14 @@ class Bench:
     # ----------------------------------------------------------------- images
 
     def docker_ok(self, *args: str) -> bool:
-        return subprocess.run([self.docker, *args], stdin=subprocess.DEVNULL,
+        return subprocess.run([self.docker, *args], stdin=subprocess.DEVNULL, env=self.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
     def own_repo(self, name: str) -> str:
+        """An image repository of this run on the current engine (removed at the end)."""
         repo = f"{PREFIX}/{name}-{self.pid}"
-        self.repos.append(repo)
+        if repo not in self.engine.repos:
+            self.engine.repos.append(repo)
         return repo
 
     def remember(self, repo: str) -> None:
@@ -256,26 +356,42 @@ class Bench:
         leaves dangling can still be removed at the end."""
         out = self.out([self.docker, "image", "ls", "--no-trunc", "--format", "{{.ID}}", repo])
         for image_id in out.split():
-            if image_id not in self.ids:
-                self.ids.append(image_id)
+            if image_id not in self.engine.ids:
+                self.engine.ids.append(image_id)
 
     def ids_of(self, repo: str) -> dict[str, str]:
         out = self.out([self.docker, "image", "ls", "--no-trunc", "--format",
                         "{{.Tag}} {{.ID}}", repo])
         return dict(line.split() for line in out.splitlines() if line.strip())
 
-    def ensure_base(self) -> None:
+    def ensure_base(self, engine: Engine) -> None:
+        """The engine answers and has the base image: imported when missing,
+        the same way on every engine."""
+        self.use_engine(engine)
         if not self.docker:
             raise BenchError("no `docker` on PATH")
         if not self.docker_ok("info"):
-            raise BenchError("`docker info` fails: start the engine (`sudo dockerd &`)")
+            raise BenchError(f"`{self.docker} info` fails on the {engine.name} engine: start it "
+                             "(the first: `sudo dockerd &`; the modern: "
+                             "`bash .ci/modern-engine start`)")
+        # Read now: the machine lines are printed after the clean-up, which
+        # stops the modern engine when this run started it.
+        info = self.out([self.docker, "info", "--format",
+                         "{{.ServerVersion}}|{{.Driver}}|{{.DriverStatus}}"], lenient=True)
+        version, driver, status = (info.strip().split("|") + ["?", "?"])[:3]
+        engine.version = ".".join(version.split(".")[:2]) or "?"
+        engine.info = f"{version}, storage driver {driver}" + (
+            " (containerd image store)" if "containerd.snapshotter" in status else "")
+        if engine.name == "modern":
+            buildx = self.out([self.docker, "buildx", "version"], lenient=True).split()
+            engine.info += f", buildx {buildx[1] if len(buildx) > 1 else '?'}"
         if self.docker_ok("image", "inspect", BASE_IMAGE):
             return
         busybox = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if Path(p).exists()), None)
         if busybox is None:
             raise BenchError("a static busybox is needed for the base image: "
                              "`sudo apt-get install busybox-static`")
-        log(f"importing {BASE_IMAGE} from {busybox}")
+        log(f"importing {BASE_IMAGE} from {busybox} on the {engine.name} engine")
         rootfs = self.tmp / "rootfs"
         for d in ("bin", "tmp", "etc"):
             (rootfs / d).mkdir(parents=True, exist_ok=True)
@@ -289,21 +405,25 @@ class Bench:
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run([self.docker, "import", "-c", "ENV PATH=/bin", "-c",
                               'CMD ["/bin/sh"]', "-", BASE_IMAGE], stdin=tar.stdout,
-                             stdout=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, env=self.env)
         tar.stdout.close()
         if tar.wait() != 0 or imp.returncode != 0:
-            raise BenchError("docker import of the busybox rootfs failed")
-        self.base_imported = True
+            raise BenchError(f"docker import of the busybox rootfs failed ({engine.name} engine)")
+        engine.base_imported = True
         shutil.rmtree(rootfs, ignore_errors=True)
 
     # ----------------------------------------------------------------- cleanup
 
     def cleanup(self) -> None:
         log("cleaning up images and temp folders")
-        try:
-            self.cleanup_images()
-        except (BenchError, OSError) as err:
-            log(f"warning: image cleanup incomplete: {err}")
+        for engine in self.engines.values():
+            try:
+                self.use_engine(engine)
+                self.cleanup_images(engine)
+            except (BenchError, OSError) as err:
+                log(f"warning: image cleanup incomplete on the {engine.name} engine: {err}")
+        self.stop_registry()
+        self.stop_modern()
         if self.keep_logs:
             kept = Path(tempfile.gettempdir()) / f"xtask-bench-logs-{self.pid}"
             shutil.rmtree(kept, ignore_errors=True)
@@ -313,13 +433,13 @@ class Bench:
         if not self.own_target_root:
             shutil.rmtree(self.target_root, ignore_errors=True)
 
-    def cleanup_images(self) -> None:
+    def cleanup_images(self, engine: Engine) -> None:
         base_id = None
-        if self.base_imported:
+        if engine.base_imported:
             base_id = self.out([self.docker, "image", "inspect", "--format", "{{.Id}}",
                                 BASE_IMAGE]).strip()
         tagged = []
-        for repo in self.repos:
+        for repo in engine.repos:
             try:
                 self.remember(repo)
                 tagged += [f"{repo}:{tag}" for tag in self.ids_of(repo)]
@@ -335,7 +455,7 @@ class Bench:
         for tag in tagged:
             self.docker_ok("rmi", tag)
         # Dangling images left by rebuilds: newest first, so children go before parents.
-        pending = list(reversed(self.ids))
+        pending = list(reversed(engine.ids))
         for _ in range(3):
             pending = [i for i in pending if self.docker_ok("image", "inspect", i)
                        and not self.docker_ok("rmi", i)]
@@ -348,7 +468,7 @@ class Bench:
                 self.docker_ok("rmi", image_id)
             self.docker_ok("rmi", BASE_IMAGE)
         if pending and any(self.docker_ok("image", "inspect", i) for i in pending):
-            log(f"warning: could not remove images {' '.join(pending)}")
+            log(f"warning: could not remove images {' '.join(pending)} ({engine.name} engine)")
 
     def descendants(self, root: str) -> list[str]:
         """Image ids whose parent chain reaches `root`, parents before children."""
@@ -426,19 +546,37 @@ class Bench:
         empty_env = dict(self.env, CARGO_TARGET_DIR=str(empty_warm))
         self.run(["cargo", "build", "-p", "xtask", "--offline"], empty, empty_env)
 
-        cold_x, cold_e = [], []
+        cold_x, alone_x, cold_e = [], [], []
+        build = ["cargo", "build", "-p", "xtask", "--offline"]
         for i in range(self.runs):
             for which, cwd, dest in (("xtask", self.project, cold_x), ("empty", empty, cold_e)):
                 tdir = self.target_root / f"cold-{which}-{i}"
                 shutil.rmtree(tdir, ignore_errors=True)
                 env = dict(self.env, CARGO_TARGET_DIR=str(tdir))
-                secs, _, _ = self.run(["cargo", "build", "-p", "xtask", "--offline"], cwd, env)
+                secs, _, _ = self.run(build, cwd, env)
                 dest.append(secs)
+                if which == "xtask":
+                    # Where the cold build goes: the xtask crate alone, cold, its
+                    # dependencies already built. `cargo clean -p xtask` removes
+                    # the crate's own artifacts (incremental cache included) and
+                    # nothing of its dependencies, so the rebuild compiles and
+                    # links the crate only, as a fresh clone's build does last.
+                    self.run(["cargo", "clean", "-p", "xtask", "--offline"], cwd, env)
+                    secs, _, text = self.run(build, cwd, env)
+                    alone_x.append(secs)
+                    compiled = [line.split()[1] for line in text.splitlines()
+                                if line.strip().startswith("Compiling ")]
+                    if compiled != ["xtask"]:
+                        self.table.notes.append(
+                            "WARNING: figure 3's crate-alone rebuild compiled "
+                            f"{', '.join(compiled) or 'nothing'}, not the xtask alone")
                 if which == "xtask" and not (self.warm_target / "debug" / "xtask").exists():
                     tdir.rename(self.warm_target)  # the first cold build serves the warm runs
                 else:
                     shutil.rmtree(tdir, ignore_errors=True)
-            log(f"  cold run {i + 1}: xtask {cold_x[-1]:.1f} s, empty binary {cold_e[-1]:.1f} s")
+            log(f"  cold run {i + 1}: xtask {cold_x[-1]:.1f} s (the crate alone "
+                f"{alone_x[-1]:.1f} s), empty binary {cold_e[-1]:.1f} s")
+        self.cold_build_units(build)
 
         if "Compiling" in self.xtask(["dockerfile"])[2]:
             log("  note: cargo rebuilt the xtask in the moved target dir (untimed)")
@@ -454,12 +592,48 @@ class Bench:
                                     "--check"], self.project, self.env)[0])
         t = self.table
         t.times("3. cold `cargo build -p xtask` (empty target dir, offline)", cold_x)
+        t.times("3. the xtask crate alone, cold (`cargo clean -p xtask`, then the same build: "
+                "dependencies built)", alone_x)
+        t.ratio("3. the xtask crate's share of the cold build: crate alone / whole", alone_x,
+                cold_x)
         t.times("3. cold `cargo build -p xtask` of an empty `fn main(){}` (the floor)", cold_e)
         self.ratios["cold"] = t.ratio("3. cold build ratio: xtask / empty binary", cold_x, cold_e)
         t.times("3. warm `cargo xtask dockerfile --check`", warm_x)
         t.times("3. warm `cargo xtask` of the empty binary (the floor)", warm_e)
         self.ratios["warm"] = t.ratio("3. warm run ratio: check / empty binary", warm_x, warm_e)
         t.times("3. (diag) `target/debug/xtask dockerfile --check`, no cargo", direct)
+
+    def cold_build_units(self, build: list[str]) -> None:
+        """One more cold build (untimed) with `--timings`, whose report lists
+        how long each unit (each dependency, build script, the xtask) took:
+        printed under the table. The report is HTML with the data in a
+        `const UNIT_DATA = [...];` line of JSON, which is not a stable format:
+        when it cannot be read, the breakdown is left out, nothing fails."""
+        tdir = self.target_root / "cold-timings"
+        shutil.rmtree(tdir, ignore_errors=True)
+        env = dict(self.env, CARGO_TARGET_DIR=str(tdir))
+        secs, _, _ = self.run(build + ["--timings"], self.project, env)
+        units = []
+        try:
+            html = (tdir / "cargo-timings" / "cargo-timing.html").read_text()
+            m = re.search(r"const UNIT_DATA = (\[.*?\]);\s*$", html, re.S | re.M)
+            for u in json.loads(m.group(1)) if m else []:
+                # `target` is "" for a library, ` build-script`, ` xtask "bin"`, ...
+                target = re.sub(r"[\"()]", "", u.get("target") or "").split()
+                kind = " ".join(w for w in target if w != u["name"])
+                units.append((float(u["duration"]), u["name"] + (f" ({kind})" if kind else "")))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log(f"  note: no unit breakdown from cargo's --timings report ({err})")
+        finally:
+            shutil.rmtree(tdir, ignore_errors=True)
+        if not units:
+            return
+        units.sort(reverse=True)
+        self.diagnostics.append(
+            f"Where the cold build goes (figure 3: one more cold `{' '.join(build)} --timings`, "
+            f"untimed, {secs:.2f} s wall; each unit's own duration from cargo's report; on "
+            f"{os.cpu_count()} CPUs they overlap, so they add up to more than the wall): "
+            + ", ".join(f"{what} {d:.2f} s" for d, what in units) + ".")
 
     # ----------------------------------------------------------------- figure 1
 
@@ -516,8 +690,10 @@ class Bench:
             raise BenchError(f"expected 4 commands from --dry-run, got:\n{dry}")
         script = "set -e\n" + "\n".join(commands) + "\n"
         (self.tmp / "direct.sh").write_text(script)
-        self.diagnostics.append("Direct commands (from `cargo xtask stages 0 1 2 3 --dry-run`), "
-                                "run as one `sh -c` from the project root:\n\n```sh\n"
+        label = self.table.labels.get(self.table.builder, self.table.builder)
+        self.diagnostics.append(f"Figure 2's direct commands on {label} (from `cargo xtask "
+                                "stages 0 1 2 3 --dry-run`), run as one `sh -c` from the "
+                                "project root:\n\n```sh\n"
                                 + script.replace(repo, f"{PREFIX}/iter-PID") + "```")
         before = self.ids_of(repo)
         binary = str(self.warm_target / "debug" / "xtask")
@@ -578,7 +754,7 @@ class Bench:
                 kinds.setdefault(kind, []).append((int(e_) - int(s)) / 1e9)
             return secs, kinds
 
-        rows = []
+        label = self.table.labels.get(self.table.builder, self.table.builder)
         for name, cmd, cmd_env in (
                 ("cargo xtask stages 0 1 2 3", ["cargo", "xtask", "stages", "0", "1", "2", "3"],
                  self.xtask_env(**env)),
@@ -589,19 +765,29 @@ class Bench:
             in_children = sum(sum(v) for v in kinds.values())
             detail = ", ".join(f"{k}: {len(v)} x {statistics.mean(v) * 1000:.0f} ms"
                                for k, v in sorted(kinds.items()))
-            rows.append(f"| {name} | {secs:.3f} s | {spawned} | {in_children:.3f} s | "
-                        f"{secs - in_children:.3f} s | {detail} |")
+            self.trace_rows.append(f"| {label} | {name} | {secs:.3f} s | {spawned} | "
+                                   f"{in_children:.3f} s | {secs - in_children:.3f} s | {detail} |")
         cargo_share = statistics.median(a) - statistics.median(c)
         tool_share = statistics.median(c) - statistics.median(b)
-        self.diagnostics.append(
-            "Overhead breakdown (one traced run each, through `docker`/`git` wrappers first on "
-            "PATH; the wrappers add about a millisecond per process):\n\n"
-            "| variant | wall | processes | in docker/git | outside them | processes spawned |\n"
-            "| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
-            f"From the medians of figure 2: `cargo xtask` - direct = "
+        self.trace_shares.append(
+            f"{label}: `cargo xtask` - direct = "
             f"{(statistics.median(a) - statistics.median(b)) * 1000:.0f} ms, of which cargo "
             f"(`cargo run` start-up, fingerprint check) = {cargo_share * 1000:.0f} ms and the "
             f"xtask binary itself = {tool_share * 1000:.0f} ms.")
+
+    def overhead_breakdown(self) -> None:
+        """Every builder's traced runs of figure 2 in one table (under the main one)."""
+        if not self.trace_rows:
+            return
+        self.diagnostics.append(
+            "Overhead breakdown of figure 2 (one traced run of each variant, through "
+            "`docker`/`git` wrappers first on PATH; the wrappers add about a millisecond per "
+            "process):\n\n"
+            "| builder (engine) | variant | wall | processes | in docker/git | outside them "
+            "| processes spawned |\n"
+            "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(self.trace_rows)
+            + "\n\nFrom the medians of figure 2:\n\n"
+            + "\n".join(f"- {line}" for line in self.trace_shares))
 
     # ----------------------------------------------------------------- figure 5
 
@@ -651,7 +837,7 @@ class Bench:
                 shutil.copy2(src, dst)
 
         try:
-            if not copy.exists():  # one copy serves both builders
+            if not copy.exists():  # one copy serves every builder
                 shutil.copytree(REPO, copy, symlinks=True, copy_function=link_or_copy)
         except shutil.Error as err:  # files that vanished under a concurrent cargo build
             log(f"  {len(err.args[0])} files could not be copied (changing while copied)")
@@ -732,25 +918,24 @@ class Bench:
 
     def make_dangling(self, repo: str, count: int, round_: int) -> list[str]:
         """`count` untagged images labelled as former images of `repo`
-        (untimed): each imported from an empty tar under one tag, which the
-        next one takes. An import is ten times quicker than a build, and prune
-        does not care how an image was made, only that it is untagged and
-        labelled."""
+        (untimed): each imported from an empty tar without a tag. An import is
+        ten times quicker than a build, and prune does not care how an image
+        was made, only that it is untagged and labelled. (Not one tag that each
+        import takes from the one before: the containerd store of the modern
+        engine drops an image whose tag goes, and no dangling image stays.)"""
         empty = self.tmp / "empty.tar"
         if not empty.exists():
             (self.tmp / "empty-dir").mkdir(exist_ok=True)
             self.out(["tar", "-C", str(self.tmp / "empty-dir"), "-cf", str(empty), "."])
         ids = []
-        for j in range(count + 1):
+        for j in range(count):
             digest = f"{round_:032x}{j:032x}"
             label = f"LABEL xtask.stages=dockerfile=sha256:{digest};parent=;image={repo}"
-            image_id = self.out([self.docker, "import", "-c", label, str(empty),
-                                 f"{repo}:bench-prune"]).strip().splitlines()[-1]
+            image_id = self.out([self.docker, "import", "-c", label,
+                                 str(empty)]).strip().splitlines()[-1]
             ids.append(image_id)
-            self.ids.append(image_id)
-        # The last import's tag goes, and with it that image: `count` stay untagged.
-        self.out([self.docker, "image", "rm", f"{repo}:bench-prune"])
-        return ids[:-1]
+            self.engine.ids.append(image_id)
+        return ids
 
     def prune_figure(self) -> None:
         t = self.table
@@ -778,10 +963,158 @@ class Bench:
         t.times("6. `docker image rm` of the same 50 ids in one command (the floor)", floor_rm)
         t.ratio("6. prune / `docker image rm` of 50 images", real, floor_rm)
 
+    # ----------------------------------------------------------------- figure 7
+
+    def start_registry(self) -> str:
+        """A real local registry, as the tests use: Debian's `docker-registry`
+        on 127.0.0.1 (every engine talks plain HTTP to a loopback registry),
+        its storage in the temp folder. Stopped at the clean-up, by the pid of
+        the process started here. Returns its `host:port`."""
+        if self.registry_host:
+            return self.registry_host
+        program = next((p for p in ("/usr/bin/docker-registry", "/usr/sbin/docker-registry")
+                        if Path(p).exists()), None)
+        if program is None:
+            raise BenchError("figure 7 needs a local registry: "
+                             "`sudo apt-get install docker-registry`")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        host = f"127.0.0.1:{port}"
+        folder = self.tmp / "registry"
+        folder.mkdir(exist_ok=True)
+        config = folder / "config.yml"
+        config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                          f"    rootdirectory: {folder / 'data'}\nhttp:\n  addr: {host}\n"
+                          f"  secret: xtask-bench\n")
+        logfile = self.logs / "registry.log"
+        with open(logfile, "wb") as out:
+            self.registry = subprocess.Popen([program, "serve", str(config)],
+                                             stdin=subprocess.DEVNULL, stdout=out,
+                                             stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if self.registry.poll() is not None or time.monotonic() > deadline:
+                    said = logfile.read_text(errors="replace").strip()[-1500:]
+                    raise BenchError(f"the registry did not start on {host}: {said}")
+                time.sleep(0.05)
+        log(f"  a local registry on {host} (pid {self.registry.pid})")
+        self.registry_host = host
+        return host
+
+    def stop_registry(self) -> None:
+        if self.registry is None:
+            return
+        self.registry.terminate()
+        try:
+            self.registry.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.registry.kill()
+            self.registry.wait()
+        self.registry = None
+
+    def clear_repos(self, *repos: str) -> None:
+        """Removes every image of `repos` from the current engine (untimed):
+        a fresh engine as far as this project goes (the base image stays).
+        One `docker image rm` of every tag, the full image's and the highest
+        stages' first; the legacy builder's intermediate images go with the
+        last image built on them."""
+        refs = []
+        for repo in repos:
+            self.remember(repo)  # what a removal cannot take is removed at the end
+            refs += [f"{repo}:{tag}" for tag in self.ids_of(repo)]
+        if refs:
+            self.out([self.docker, "image", "rm", *sorted(refs, reverse=True)], lenient=True)
+        left = [ref for repo in repos for ref in self.ids_of(repo)]
+        if left:
+            raise BenchError(f"figure 7: images of {', '.join(repos)} are still on the "
+                             f"{self.engine.name} engine after `docker image rm`: {left}")
+
+    def team_cache(self, pusher: str) -> None:
+        """`cargo xtask stages 3 --pull` on a fresh engine with the key tags in
+        the registry, beside the same command with none there (every stage
+        built, as without a team cache), round by round on the current
+        builder. Each round's snippets are new (a round value in stage 0), so
+        that their keys and layers are in no engine's images or build cache:
+        BuildKit's cache outlives `docker image rm`. Before each round,
+        `pusher` (the other engine's builder when there is one: a teammate or
+        CI) runs `cargo xtask stages --push` with those snippets."""
+        t = self.table
+        measured = t.builder
+        log(f"figure 7: team cache ({measured}; key tags pushed from {pusher})")
+        host = self.start_registry()
+        cached = f"{host}/{PREFIX}/cache-{self.pid}"
+        empty = f"{host}/{PREFIX}/no-cache-{self.pid}"  # a repository nothing is pushed to
+        for name in {measured, pusher}:
+            engine = self.engines[self.builders[name]["engine"]]
+            engine.repos += [r for r in (cached, empty) if r not in engine.repos]
+        stages_dir = "bench-sets/cache"
+        same_engine = self.builders[pusher]["engine"] == self.builders[measured]["engine"]
+        pushes, pulled, built = [], [], []
+        for i in range(self.runs):
+            write_snippets(self.project / stages_dir, cache_snippets(f"{self.pid}-{measured}-{i}"))
+            with self.on_builder(pusher):
+                self.clear_repos(cached, empty)
+                self.write_code(3 * i)
+                secs, _, text = self.xtask(["stages", "--push"], STAGES_DIR=stages_dir,
+                                           DOCKER_IMAGE=cached)
+                pushes.append(secs)
+                self.clear_repos(cached)
+            # Both sides after a code change of their own, on an engine that
+            # holds none of the project's images.
+            sides = ((cached, pulled, {"2": "pulled", "3": "built"}),
+                     (empty, built, {str(n): "built" for n in range(4)}))
+            for k, (repo, dest, expected) in enumerate(sides):
+                self.clear_repos(cached, empty)
+                self.write_code(3 * i + 1 + k)
+                secs, _, text = self.xtask(["stages", "3", "--pull"], STAGES_DIR=stages_dir,
+                                           DOCKER_IMAGE=repo)
+                dest.append(secs)
+                got = summary_outcomes(text)
+                if got != expected:
+                    t.notes.append(f"WARNING: figure 7 ({measured}), round {i + 1}, "
+                                   f"{'key tags' if repo == cached else 'empty registry'}: "
+                                   f"expected {expected}, the summary says {got}")
+            log(f"  run {i + 1}: push (on {pusher}) {pushes[-1]:.2f} s, with key tags "
+                f"{pulled[-1]:.2f} s, empty registry {built[-1]:.2f} s")
+        self.clear_repos(cached, empty)
+        if same_engine:
+            t.notes.append(f"Note: figure 7 ({measured}): the key tags were pushed from the "
+                           "same engine (no other engine in this run), whose build cache may "
+                           "hold the pulled layers.")
+        t.times("7. `cargo xtask stages 3 --pull`, fresh engine, key tags in the registry "
+                "(stage 2 pulled, 3 built)", pulled)
+        t.times("7. the same, empty registry (stages 0-3 built: no team cache)", built)
+        self.ratios[f"cache/{measured}"] = t.ratio(
+            "7. team cache ratio: key tags / empty registry", pulled, built)
+        t.times("7. (diag) `cargo xtask stages --push` of the same snippets beforehand, "
+                + ("on the same engine" if same_engine else "on the other engine"), pushes)
+
+    def pusher_for(self, name: str) -> str:
+        """Who pushes the key tags figure 7 pulls: a builder of the other
+        engine when this run has one (what one machine built, another pulls),
+        else `name` itself."""
+        engine = self.builders[name]["engine"]
+        others = [b for b in BUILDERS if b in self.builders and self.builders[b]["engine"] != engine]
+        return others[0] if others else name
+
     # ----------------------------------------------------------------- main
 
     def main(self) -> None:
-        self.ensure_base()
+        # The engines every figure that builds needs: the first one always
+        # (as before), the modern one when a figure builds and it is wanted.
+        self.ensure_base(self.engines["first"])
+        if "modern" in self.wanted and self.only & BUILDING_FIGURES:
+            self.start_modern()
+            self.ensure_base(self.engines["modern"])
+        for name, spec in self.builders.items():
+            engine = self.engines[spec["engine"]]
+            self.table.labels[name] = (f"{name} ({engine.version}: buildx, containerd store)"
+                                       if name == "modern" else f"{name} ({engine.version})")
         self.make_project()
         if 3 in self.only:
             self.tool_cost()
@@ -791,7 +1124,7 @@ class Bench:
         if 5 in self.only:
             self.scaling()
         # Every figure that builds, once per builder, one builder after the other.
-        for name in self.builders:
+        for name in [b for b in BUILDERS if b in self.builders]:
             self.use_builder(name)
             if self.only & {1, 2}:
                 repo = self.own_repo(f"iter-{name.lower()}")
@@ -803,6 +1136,13 @@ class Bench:
                 self.context()
             if 6 in self.only:
                 self.daily_loop()
+            # Figure 7 once per engine, on its first builder: the first engine's
+            # legacy builder and the modern engine (a push and two builds of
+            # every stage per round make it the slowest figure).
+            engine = self.builders[name]["engine"]
+            if 7 in self.only and name == next(b for b in BUILDERS if b in self.builders
+                                               and self.builders[b]["engine"] == engine):
+                self.team_cache(self.pusher_for(name))
         self.use_builder("-")
 
 
@@ -849,6 +1189,39 @@ def iteration_snippets() -> list[str]:
     ]
 
 
+def cache_snippets(nonce: str) -> list[str]:
+    """Four stages for the team cache (figure 7), each injecting the code:
+    stages 0-2 do real work, about a second each and 3 MB of random bytes
+    (incompressible: a push and a pull move them for real); stage 3 is quick
+    app setup. `nonce` (an ENV of stage 0) makes every round's keys, and every
+    build step after it, new."""
+    work = "sleep 1 && head -c 3000000 /dev/urandom > /opt/{}.bin"
+    return [
+        f"# Stage 0: base image + code injection + base setup (about 1 s, 3 MB).\n"
+        f"FROM {BASE_IMAGE}\nENV BENCH_ROUND={nonce}\nWORKDIR /app\nCOPY . /app\n"
+        f"RUN mkdir -p /opt && {work.format('base-setup')}\n",
+        "# Stage 1: code injection + OS packages (about 1 s, 3 MB).\nCOPY . /app\n"
+        f"RUN {work.format('os-packages')}\n",
+        "# Stage 2: code injection + app packages (about 1 s, 3 MB).\nCOPY . /app\n"
+        f"RUN {work.format('app-packages')}\n",
+        "# Stage 3: code injection + app setup (fast).\nCOPY . /app\n"
+        "RUN wc -c /app/app/code.txt > /opt/app-setup.txt\n",
+    ]
+
+
+def summary_outcomes(text: str) -> dict[str, str]:
+    """The closing summary of `cargo xtask stages`: stage (`0`, ..., `full`)
+    to outcome (built, pulled, tagged, failed, not built)."""
+    out = {}
+    for line in text.splitlines():
+        words = line.split()
+        for fate in ("not built", "built", "pulled", "tagged", "failed"):
+            if words and line.endswith("  " + fate) and (words[0].isdigit() or words[0] == "full"):
+                out[words[0]] = fate
+                break
+    return out
+
+
 def generation_snippets(n: int) -> list[str]:
     """`n` snippets for generation alone (never built): each declares an ARG,
     so chain file k re-declares k ARGs, the heaviest case for the chain."""
@@ -870,7 +1243,7 @@ def status_snippets(n: int) -> list[str]:
 # --------------------------------------------------------------------------- machine
 
 
-def machine(engines: dict[str, dict[str, str]]) -> list[str]:
+def machine(bench: Bench) -> list[str]:
     def sh(cmd):
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
@@ -892,15 +1265,17 @@ def machine(engines: dict[str, dict[str, str]]) -> list[str]:
                 break
     except OSError:
         pass
-    info = sh(["docker", "info", "--format", "{{.ServerVersion}} | {{.Driver}}"]).split(" | ")
+    servers = "; ".join(f"{name}: {e.info}" for name, e in bench.engines.items())
+    # `docker version` prints the client's even where the server is gone.
     clients = ", ".join(
-        f"{name}: `{e['DOCKER']}` {sh([e['DOCKER'], 'version', '--format', '{{.Client.Version}}'])} "
-        f"with DOCKER_BUILDKIT={e['DOCKER_BUILDKIT']}" for name, e in engines.items())
+        f"{name}: `{b['DOCKER']}` {sh([b['DOCKER'], 'version', '--format', '{{.Client.Version}}'])} "
+        f"with DOCKER_BUILDKIT={b.get('DOCKER_BUILDKIT', 'unset')}"
+        for name, b in bench.builders.items())
     return [
         f"- CPUs (nproc): {sh(['nproc'])} ({cpu})",
         f"- memory: {mem}",
-        f"- docker server: {info[0]}, storage driver: {info[1] if len(info) > 1 else '?'}, "
-        f"clients ({clients})",
+        f"- docker servers: {servers}",
+        f"- builders (the client the xtask is given as DOCKER): {clients}",
         f"- kernel: {platform.release()} ({platform.system()} {platform.machine()})",
         f"- {sh(['cargo', '--version'])}, {sh(['rustc', '--version'])}, Python {platform.python_version()}",
     ]
@@ -911,8 +1286,11 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, help="timed runs per figure (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 runs per figure, for development")
-    parser.add_argument("--only", default="1,2,3,4,5,6",
+    parser.add_argument("--only", default=",".join(map(str, FIGURES)),
                         help="figures to measure, e.g. 1,2 (default: all)")
+    parser.add_argument("--builders", default=",".join(BUILDERS),
+                        help="builders the figures that build run on (default: "
+                        f"{','.join(BUILDERS)}; leave out modern where it cannot start)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the output of every command run (in a folder named at the end)")
     parser.add_argument("--rev", help="benchmark the xtask as committed in this git revision "
@@ -923,12 +1301,16 @@ def main() -> int:
     runs = args.runs or (2 if args.quick else 5)
     if runs < 1:
         parser.error("--runs must be at least 1")
+    numbers = ",".join(map(str, FIGURES))
     try:
         only = {int(x) for x in args.only.replace(" ", ",").split(",") if x}
     except ValueError:
-        parser.error("--only takes figure numbers: 1,2,3,4,5,6")
+        parser.error(f"--only takes figure numbers: {numbers}")
     if not only or not only <= set(FIGURES):
-        parser.error("--only takes figure numbers: 1,2,3,4,5,6")
+        parser.error(f"--only takes figure numbers: {numbers}")
+    wanted = [b.strip() for b in args.builders.split(",") if b.strip()]
+    if not wanted or not set(wanted) <= set(BUILDERS):
+        parser.error(f"--builders takes some of: {','.join(BUILDERS)}")
     if not (REPO / "xtask" / "src" / "main.rs").exists():
         print(f"error: {REPO} does not hold xtask/src", file=sys.stderr)
         return 2
@@ -939,7 +1321,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_term)
     command = "python3 bench/bench.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
     started = time.time()
-    bench = Bench(runs, args.target_root, only)
+    bench = Bench(runs, args.target_root, only, wanted)
     bench.keep_logs = args.keep_logs
     bench.rev = args.rev
     if args.rev:
@@ -967,6 +1349,7 @@ def main() -> int:
         code = 130
     finally:
         bench.cleanup()
+    bench.overhead_breakdown()  # what was traced, also when the run stopped early
     if not bench.table.rows:
         return code or 1
     print(f"## cargo xtask benchmark ({runs} runs per figure)\n")
@@ -993,7 +1376,7 @@ def main() -> int:
     for diag in bench.diagnostics:
         print(f"\n{diag}")
     print("\nMachine:\n")
-    print("\n".join(machine(bench.builders)))
+    print("\n".join(machine(bench)))
     print(f"- xtask measured: {source}")
     print(f"\nCommand (from the repository root): `{command}`; "
           f"took {time.time() - started:.0f} s on {time.strftime('%Y-%m-%d %H:%M %Z')}.")
