@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use self::cargo::{cargo_alias, copy_crate, copy_lock, tool_files, workspace};
-use self::corpusops::{build_script, migrate_deploy_env};
+use self::corpusops::{build_script, computed_settings, migrate_deploy_env};
 use self::snippets::{adopt, adoption, skeleton};
 use crate::settings::{self, Settings};
 use crate::util::atomic_file;
@@ -131,7 +131,7 @@ pub(crate) fn run(dir: &Path) -> Result<()> {
         Some(adopted) => adopt(dir, adopted, &mut report)?,
         None => skeleton(dir, &stages_dir, &mut report)?,
     }
-    build_script(dir, &mut report);
+    build_script(dir, &mut report, &computed_settings(dir));
 
     // `.` says little in a report read later: show where it really went.
     let shown = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());

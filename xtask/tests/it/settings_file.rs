@@ -152,7 +152,7 @@ fn vendor_takes_the_image_name_from_the_deploy_env() {
         "skipped    DOCKER_IMAGE_TAG (.ansible/scripts/ansible_deploy_env.local:8): `$(git rev-parse --short HEAD)` runs a command",
         "unreadable .ansible/scripts/ansible_deploy_env: skipped",
         "ignored    A_GIT_SERVER, A_GIT_URL (not settings of the xtask)",
-        "#!/bin/sh\ncd \"$(dirname \"$0\")/../..\" && exec cargo xtask stages \"$@\"\n",
+        "with what the deploy env computes (DOCKER_IMAGE (.ansible/scripts/ansible_deploy_env.local:7), DOCKER_IMAGE_TAG (.ansible/scripts/ansible_deploy_env.local:8)), as it did:",
     ] {
         if !out.stdout().contains(line) {
             out.fail(&format!("stdout lacks {line:?}"));
@@ -174,6 +174,42 @@ fn vendor_takes_the_image_name_from_the_deploy_env() {
 
     project.xtask(&["dockerfile"]).run().ok();
     assert_eq!(chain_parent_of(&project, 1), "FROM corpusops/setups.djangoproject:latest_stage0");
+}
+
+/// The wrapper vendor prints for corpusops' build script keeps what the
+/// deploy env computes: run in place of the old script, it gives the xtask
+/// the image and the tag `git rev-parse` computes.
+#[test]
+fn the_printed_wrapper_keeps_the_tags_the_deploy_env_computes() {
+    let project = corpusops_project("wrapper");
+    let out = project.xtask(&["vendor", "."]).run().ok().stdout();
+    let start = out.find("#!/bin/sh\n").unwrap_or_else(|| panic!("{out}"));
+    let end = out[start..].find("\"$@\"\n").unwrap_or_else(|| panic!("{out}")) + start + 5;
+    project.write(".ansible/scripts/docker_build_stages.sh", &out[start..end]);
+    // A `cargo` that says what it was given; a commit for `git rev-parse`.
+    project.write("bin/cargo", "#!/bin/sh\necho \"$DOCKER_IMAGE:$DOCKER_IMAGE_TAG $*\"\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(project.path("bin/cargo"), std::fs::Permissions::from_mode(0o755))
+        .unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"],
+    ] {
+        project.command("", "git", args).run().ok();
+    }
+    let head = project.command("", "git", &["rev-parse", "--short", "HEAD"]).run().ok().stdout();
+    let path = format!("{}:{}", project.path("bin").display(), std::env::var("PATH").unwrap());
+    // Called from a subfolder, as scripts and habits do.
+    project.write("app/.keep", "");
+    project
+        .command("app", "sh", &["../.ansible/scripts/docker_build_stages.sh", "1", "--dry-run"])
+        .env("PATH", path)
+        .run()
+        .ok()
+        .stdout_has(&format!(
+            "corpusops/setups.djangoproject:{} xtask stages 1 --dry-run",
+            head.trim()
+        ));
 }
 
 /// The `FROM` line of chain file `n`.

@@ -117,9 +117,30 @@ const SETTINGS_HEADER: &str = "\
 # Accepted names: see `cargo xtask --help`.
 ";
 
-/// corpusops' build script stays (other scripts and habits call it): the two
-/// lines that make it run the xtask are printed, never written.
-pub(super) fn build_script(dir: &Path, report: &mut Report) {
+/// The settings the deploy env computes (a value only running it tells, as
+/// `DOCKER_IMAGE_TAG=$(git rev-parse --short HEAD)`), which a settings file
+/// cannot hold: `KEY (file:line)`, in the order the scripts decide them.
+pub(super) fn computed_settings(dir: &Path) -> Vec<String> {
+    let mut decided: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for rel in DEPLOY_ENVS {
+        let Ok(bytes) = fs::read(dir.join(rel)) else { continue };
+        let script = deploy_env::read(&String::from_utf8_lossy(&bytes));
+        for (key, settled) in script.settled {
+            let computed = match settled {
+                deploy_env::Settled::Unknown(line) => Some(format!("{key} ({rel}:{line})")),
+                deploy_env::Settled::Known(..) => None,
+            };
+            decided.entry(key).or_insert(computed);
+        }
+    }
+    decided.into_values().flatten().collect()
+}
+
+/// corpusops' build script stays (other scripts and habits call it): the
+/// lines that make it run the xtask are printed, never written. Where the
+/// deploy env computes settings (`computed`), the wrapper runs the deploy env
+/// first, as the old script did, so that whatever calls it keeps its tags.
+pub(super) fn build_script(dir: &Path, report: &mut Report, computed: &[String]) {
     let path = dir.join(BUILD_SCRIPT);
     if path.symlink_metadata().is_err() {
         return;
@@ -129,9 +150,51 @@ pub(super) fn build_script(dir: &Path, report: &mut Report) {
         return;
     }
     report.file("unchanged", BUILD_SCRIPT, "left as it is: see below");
-    report.by_hand.push(format!(
-        "replace {BUILD_SCRIPT} with this two-line wrapper, so whatever calls it runs the xtask:\n\n{WRAPPER}"
-    ));
+    report.by_hand.push(wrapper(computed));
 }
 
-const WRAPPER: &str = "#!/bin/sh\ncd \"$(dirname \"$0\")/../..\" && exec cargo xtask stages \"$@\"";
+/// The wrapper that replaces the build script, as printed.
+fn wrapper(computed: &[String]) -> String {
+    if computed.is_empty() {
+        return format!(
+            "replace {BUILD_SCRIPT} with this two-line wrapper, so whatever calls it runs the xtask:\n\n\
+             #!/bin/sh\ncd \"$(dirname \"$0\")/../..\" && exec cargo xtask stages \"$@\""
+        );
+    }
+    let sources: String = DEPLOY_ENVS
+        .iter()
+        .rev()
+        .map(|rel| format!("if [ -r {rel} ]; then . ./{rel}; fi\n"))
+        .collect();
+    format!(
+        "replace {BUILD_SCRIPT} with this wrapper, so whatever calls it runs the xtask with \
+         what the deploy env computes ({}), as it did:\n\n\
+         #!/bin/sh\ncd \"$(dirname \"$0\")/../..\" || exit\n{sources}exec cargo xtask stages \"$@\"",
+        computed.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wrapper_runs_the_deploy_env_when_it_computes_settings() {
+        let plain = wrapper(&[]);
+        assert!(plain.ends_with(
+            "#!/bin/sh\ncd \"$(dirname \"$0\")/../..\" && exec cargo xtask stages \"$@\""
+        ));
+        let computed =
+            wrapper(&["DOCKER_IMAGE_TAG (.ansible/scripts/ansible_deploy_env.local:8)".into()]);
+        assert!(
+            computed.contains("(DOCKER_IMAGE_TAG (.ansible/scripts/ansible_deploy_env.local:8))"),
+            "{computed}"
+        );
+        assert!(computed.ends_with(
+            "#!/bin/sh\ncd \"$(dirname \"$0\")/../..\" || exit\n\
+             if [ -r .ansible/scripts/ansible_deploy_env ]; then . ./.ansible/scripts/ansible_deploy_env; fi\n\
+             if [ -r .ansible/scripts/ansible_deploy_env.local ]; then . ./.ansible/scripts/ansible_deploy_env.local; fi\n\
+             exec cargo xtask stages \"$@\""
+        ), "{computed}");
+    }
+}
