@@ -53,7 +53,13 @@ impl Engine {
 
     /// Runs its docker with `args`; panics with the output when it fails.
     pub fn docker(self, args: &[&str]) -> String {
-        let mut out = self.command(args).output().expect("cannot run docker");
+        self.try_docker(args).unwrap_or_else(|failed| panic!("{self:?} engine: {failed}"))
+    }
+
+    /// Runs its docker with `args`: its output, or what failed. Clean-up
+    /// calls this, never [`Engine::docker`]: a panic in a `Drop` aborts.
+    pub fn try_docker(self, args: &[&str]) -> Result<String, String> {
+        let mut out = self.command(args).output().map_err(|e| format!("cannot run docker: {e}"))?;
         // The containerd store fails a listing when one of its images is
         // removed meanwhile (by another test): ask again.
         for _ in 0..5 {
@@ -61,16 +67,16 @@ impl Engine {
             if !(said.contains("failed to calculate size") || said.contains("content digest")) {
                 break;
             }
-            out = self.command(args).output().expect("cannot run docker");
+            out = self.command(args).output().map_err(|e| format!("cannot run docker: {e}"))?;
         }
         if !out.status.success() {
-            panic!(
-                "{self:?} engine: docker {args:?} failed: {}\n{}",
+            return Err(format!(
+                "docker {args:?} failed: {}\n{}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
-            );
+            ));
         }
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// Whether docker `args` succeeds on it, output discarded.
@@ -477,7 +483,7 @@ impl Repo {
             "--filter",
             "label=xtask.stages",
         ];
-        let ids = self.engine.docker(&args);
+        let ids = self.engine.try_docker(&args).unwrap_or_default();
         let mut ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
         ids.dedup();
         if ids.is_empty() {
@@ -491,7 +497,7 @@ impl Repo {
         ];
         args.extend(&ids);
         // Another test may remove one of them meanwhile: read what is left.
-        let out = self.engine.command(&args).output().unwrap();
+        let Ok(out) = self.engine.command(&args).output() else { return Vec::new() };
         let mine = format!("image={}", self.name);
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -507,7 +513,9 @@ impl Repo {
         let engine = self.engine;
         // A pulled image is also named by its digest, which outlives its tags.
         let format = "{{.Tag}} {{.Digest}}";
-        let listed = engine.docker(&["image", "ls", "--digests", "--format", format, &self.name]);
+        let listed = engine
+            .try_docker(&["image", "ls", "--digests", "--format", format, &self.name])
+            .unwrap_or_default();
         let mut refs = vec!["rmi", "-f", "--no-prune"];
         let named: Vec<String> = listed
             .lines()
@@ -576,20 +584,26 @@ fn remove_orphans(engine: Engine) {
     loop {
         // Every untagged image, intermediate ones included (`dangling=true`
         // leaves out those that have children).
-        let listed =
-            engine.docker(&["image", "ls", "-a", "--no-trunc", "--format", "{{.ID}} {{.Tag}}"]);
+        let Ok(listed) =
+            engine.try_docker(&["image", "ls", "-a", "--no-trunc", "--format", "{{.ID}} {{.Tag}}"])
+        else {
+            return;
+        };
         let ids: Vec<&str> = listed.lines().filter_map(|l| l.strip_suffix(" <none>")).collect();
         if ids.is_empty() {
             return;
         }
         let mut args = vec!["image", "inspect", "--format", "{{.Id}} {{.Parent}}"];
         args.extend(&ids);
-        let out = engine.command(&args).output().unwrap();
+        let Ok(out) = engine.command(&args).output() else { return };
         let parents: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.split_once(' ').map(|(id, p)| (id.to_string(), p.to_string())))
             .collect();
-        let base = engine.docker(&["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE]);
+        let Ok(base) = engine.try_docker(&["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE])
+        else {
+            return;
+        };
         // Only descendants of the tests' own base: nothing else on the engine.
         let ours = |id: &str| descends(&parents, &base, id);
         let has_child = |id: &str| parents.values().any(|p| p == id);
