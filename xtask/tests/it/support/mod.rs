@@ -453,8 +453,13 @@ impl Project {
     pub fn cargo(&self, rel: &str, args: &[&str]) -> Run {
         require("cargo", "https://rustup.rs");
         let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendored");
+        // Each vendored copy compiles anew (its path is its package's id):
+        // no debug info and no incremental state make that cheaper; neither
+        // changes what is tested.
         self.command(rel, "cargo", args)
             .env("CARGO_TARGET_DIR", target)
             .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_INCREMENTAL", "0")
+            .env("CARGO_PROFILE_DEV_DEBUG", "0")
     }
 }
