@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
 
 /// The locally imported base image every test snippet set builds on.
 pub const BASE_IMAGE: &str = "xtask-test/busybox:latest";
@@ -443,7 +443,7 @@ impl Repo {
     /// A name no other run uses (see [`unique`]): nothing to clean first.
     fn on(engine: Engine, name: String) -> Repo {
         engine.ready();
-        *LIVE[engine as usize].lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        sweep_at_exit(engine);
         Repo { name, engine }
     }
 
@@ -508,7 +508,7 @@ impl Repo {
     }
 
     /// Removes the repository's tags and former images, but not the untagged
-    /// parents they leave (`--no-prune`): see [`LIVE`].
+    /// parents they leave (`--no-prune`): see [`sweep_at_exit`].
     pub fn remove_all(&self) {
         let engine = self.engine;
         // A pulled image is also named by its digest, which outlives its tags.
@@ -548,22 +548,35 @@ impl Repo {
 impl Drop for Repo {
     fn drop(&mut self) {
         self.remove_all();
-        let mut live = LIVE[self.engine as usize].lock().unwrap_or_else(PoisonError::into_inner);
-        *live -= 1;
-        if *live == 0 {
-            remove_orphans(self.engine);
-        }
     }
 }
 
-/// How many `Repo`s exist on each engine: every test that builds holds one
-/// while it builds. The legacy builder's cache is made of untagged
-/// intermediate images, which tests with the same first steps share (`FROM
-/// <base>` then `ENV S0=1`). Removing one test's images with their parents
-/// would remove intermediates that another test's build is about to reuse
-/// ("failed to get digest"), so they are removed only when no test holds a
-/// `Repo` on that engine: the count is held (and new `Repo`s wait) meanwhile.
-static LIVE: [Mutex<usize>; 2] = [Mutex::new(0), Mutex::new(0)];
+/// The legacy builder's cache is made of untagged intermediate images, which
+/// tests with the same first steps share (`FROM <base>` then `ENV S0=1`).
+/// Removing one test's images with their parents would remove intermediates
+/// that another test's build is about to reuse ("failed to get digest"), so
+/// a test removes its own images only (`--no-prune`), and the intermediates
+/// left on an engine are removed once, when the test process exits, after
+/// every test.
+fn sweep_at_exit(engine: Engine) {
+    static REGISTERED: Once = Once::new();
+    static USED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+    extern "C" {
+        fn atexit(callback: extern "C" fn()) -> i32;
+    }
+    extern "C" fn sweep() {
+        for engine in [Engine::First, Engine::Modern] {
+            if USED[engine as usize].load(Ordering::SeqCst) {
+                remove_orphans(engine);
+            }
+        }
+    }
+    USED[engine as usize].store(true, Ordering::SeqCst);
+    // SAFETY: registers a plain function, once; it runs at exit, after the tests.
+    REGISTERED.call_once(|| unsafe {
+        atexit(sweep);
+    });
+}
 
 /// Whether `id` is built on `base`, following `parents` (untagged images).
 fn descends(parents: &HashMap<String, String>, base: &str, id: &str) -> bool {
