@@ -63,8 +63,9 @@ impl Engine<'_> {
     /// `image ls <args>`; an engine that does not answer is an environment
     /// error. The containerd image store fails a listing when an image in it
     /// is removed meanwhile (by another project's run, say: "failed to
-    /// calculate size of image ...", "content digest ...: not found"): the
-    /// listing is asked again.
+    /// calculate size of image ...", "content digest ...: not found"), and
+    /// so does podman ("image not known", "layer not known": podman#24800):
+    /// the listing is asked again.
     fn image_ls(&self, args: &[&str]) -> Result<String> {
         let mut all = vec!["image", "ls"];
         all.extend_from_slice(args);
@@ -76,7 +77,8 @@ impl Engine<'_> {
             }
             attempts += 1;
             let removed_meanwhile = answer.error.contains("failed to calculate size")
-                || answer.error.contains("content digest");
+                || answer.error.contains("content digest")
+                || answer.error.contains(" not known");
             if !removed_meanwhile || attempts == 5 {
                 return Err(unreachable(&self.program, "image ls", &answer.error));
             }

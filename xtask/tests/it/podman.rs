@@ -13,6 +13,25 @@ fn podman(args: &[&str]) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// `podman image ls ARGS`. A listing can fail while another podman process
+/// removes an image (containers/podman#24800, #12582): the other test's
+/// clean-up does. Asked again until it answers, a few times at most; the
+/// error is podman's last stderr.
+fn podman_images(args: &[&str]) -> Result<String, String> {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let out = Command::new("podman").args(["image", "ls"]).args(args).output();
+        match out {
+            Ok(out) if out.status.success() => {
+                return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+            }
+            Ok(out) => last = String::from_utf8_lossy(&out.stderr).into_owned(),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!("podman image ls {args:?} kept failing: {last}"))
+}
+
 /// Podman's own busybox base image, imported like the docker one.
 fn base_image() -> &'static str {
     let base = "xtask-test/busybox:latest";
@@ -55,7 +74,9 @@ struct PodmanRepo(String);
 
 impl Drop for PodmanRepo {
     fn drop(&mut self) {
-        let (_, tags) = podman(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", &self.0]);
+        // Never a panic here: this may run while a failed test unwinds.
+        let tags =
+            podman_images(&["--format", "{{.Repository}}:{{.Tag}}", &self.0]).unwrap_or_default();
         for tag in tags.lines() {
             podman(&["rmi", "-f", tag]);
         }
@@ -76,7 +97,7 @@ fn stages_status_and_verify_on_podman() {
     };
 
     run(&["stages", "1"]).ok().stderr_has("$ podman build --force-rm -t");
-    let (_, tags) = podman(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", &repo.0]);
+    let tags = podman_images(&["--format", "{{.Repository}}:{{.Tag}}", &repo.0]).unwrap();
     let mut tags: Vec<&str> = tags.lines().collect();
     tags.sort();
     assert_eq!(
@@ -121,15 +142,9 @@ fn prune_on_podman() {
         project.stages(&[&format!("FROM {}\nRUN echo {round} > /round", base_image())]);
         run(&["stages", "0"]).ok();
     }
-    let (_, former) = podman(&[
-        "image",
-        "ls",
-        "-q",
-        "--filter",
-        "dangling=true",
-        "--filter",
-        "label=xtask.stages",
-    ]);
+    let former =
+        podman_images(&["-q", "--filter", "dangling=true", "--filter", "label=xtask.stages"])
+            .unwrap();
     let former = former.lines().next().expect("a former stage 0").to_string();
     let (made, id) = podman(&["create", &former, "/bin/true"]);
     assert!(made, "podman create");
