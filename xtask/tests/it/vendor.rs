@@ -79,7 +79,9 @@ fn a_python_web_app_gets_the_tool() {
     assert_eq!(fs::read(project.path("Cargo.lock")).unwrap(), source("../Cargo.lock"));
     assert!(!project.exists("xtask/tests"), "the tests need this repository's fixtures");
     assert_eq!(project.read(".cargo/config.toml"), ALIAS);
-    assert!(project.read("Cargo.toml").starts_with("[workspace]\nmembers = [\"xtask\"]\n"));
+    // The workspace this repository builds the xtask with: its cold build
+    // settings travel with it.
+    assert_eq!(fs::read(project.path("Cargo.toml")).unwrap(), source("../Cargo.toml"));
     assert_eq!(project.read(".gitignore"), "*.pyc\n__pycache__\n/target\n");
     assert_eq!(
         project.read(".dockerignore"),
@@ -125,6 +127,22 @@ on_every_engine! {
             "stage 0 injects the code, and .dockerignore keeps target/ out"
         );
     }
+}
+
+/// A project vendored by an earlier version upgrades: the workspace that
+/// version wrote is the tool's, replaced by this one's, and the tool's files
+/// stay out of the build context.
+#[test]
+fn an_earlier_versions_workspace_is_updated() {
+    let project = django_app(Project::new("upgrade"));
+    let former = "[workspace]\nmembers = [\"xtask\"]\nresolver = \"2\"\n\n\
+        # The xtask is compiled on every fresh clone: no debug info keeps that build and\n\
+        # its link step short, and nobody steps through it in a debugger.\n\
+        [profile.dev.package.xtask]\ndebug = 0\n";
+    project.write("Cargo.toml", former);
+    vendor_twice(&project);
+    assert_eq!(fs::read(project.path("Cargo.toml")).unwrap(), source("../Cargo.toml"));
+    assert!(project.read(".dockerignore").contains("/xtask\n/Cargo.toml\n"));
 }
 
 #[test]
